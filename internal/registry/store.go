@@ -53,6 +53,6 @@ type Store interface {
 
 // StoreOptions are what every Store needs from its caller.
 type StoreOptions struct {
-	Derive Deriver         // nil leaves derived fields unset
+	Derive Deriver          // nil leaves derived fields unset
 	Now    func() time.Time // nil means time.Now
 }
