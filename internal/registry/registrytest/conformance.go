@@ -1,0 +1,452 @@
+package registrytest
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/risksync/risksync/internal/config"
+	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/registry/sqlstore"
+)
+
+// Ptr returns a pointer to v: ratings and optional inputs are pointers.
+func Ptr[T any](v T) *T { return &v }
+
+// NewRisk is a valid risk with the given ratings (0 leaves one unset).
+func NewRisk(title string, impact, scope, likelihood int) *registry.Risk {
+	r := &registry.Risk{Title: title}
+	if impact > 0 {
+		r.Impact = Ptr(impact)
+	}
+	if scope > 0 {
+		r.Scope = Ptr(scope)
+	}
+	if likelihood > 0 {
+		r.Likelihood = Ptr(likelihood)
+	}
+	return r
+}
+
+type env struct {
+	ctx   context.Context
+	store *sqlstore.Store
+	clock *Clock
+}
+
+func (e env) mustCreate(t *testing.T, r *registry.Risk) *registry.Risk {
+	t.Helper()
+	out, err := e.store.CreateRisk(e.ctx, r, "alice")
+	if err != nil {
+		t.Fatalf("create %q: %v", r.Title, err)
+	}
+	return out
+}
+
+func wantCode(t *testing.T, err error, code, msgPart string) {
+	t.Helper()
+	if got := registry.ErrorCode(err); got != code {
+		t.Fatalf("error %v: code %q, want %q", err, got, code)
+	}
+	if !strings.Contains(err.Error(), msgPart) {
+		t.Fatalf("error %q does not mention %q", err, msgPart)
+	}
+}
+
+// RunConformance checks that a Store behaves as registry.Store documents.
+// Every subtest gets a fresh database from open.
+func RunConformance(t *testing.T, open Opener) {
+	run := func(name string, fn func(t *testing.T, e env)) {
+		t.Run(name, func(t *testing.T) {
+			clock := NewClock()
+			fn(t, env{ctx: context.Background(), store: open(t, DefaultOptions(clock)), clock: clock})
+		})
+	}
+
+	run("CreateAssignsIncreasingKeysAndDerivesScore", func(t *testing.T, e env) {
+		a := e.mustCreate(t, NewRisk("Orphaned snapshots slow backups", 4, 5, 3))
+		b := e.mustCreate(t, NewRisk("Unrated intake risk", 0, 0, 0))
+		if a.Key != "RISK-1" || b.Key != "RISK-2" {
+			t.Fatalf("keys %s, %s; want RISK-1, RISK-2", a.Key, b.Key)
+		}
+		if a.Score == nil || *a.Score != 60 || a.Band != "critical" || a.Status != registry.StatusActive || a.Version != 1 {
+			t.Fatalf("derived %v %q %q v%d; want 60 critical active v1", a.Score, a.Band, a.Status, a.Version)
+		}
+		if b.Score != nil || b.Band != "" {
+			t.Fatalf("unrated risk scored %v %q; want unscored", *b.Score, b.Band)
+		}
+		want := e.clock.Now().Add(7 * 24 * time.Hour)
+		if a.ReviewDueAt == nil || !a.ReviewDueAt.Equal(want) {
+			t.Fatalf("review due %v, want %v (critical reviews weekly)", a.ReviewDueAt, want)
+		}
+		got, err := e.store.FindRisk(e.ctx, "risk-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.CreatedAt.Equal(a.CreatedAt) || got.Title != a.Title || *got.Impact != 4 || got.Links == nil || got.Sources == nil {
+			t.Fatalf("round trip: got %+v, want %+v", got, a)
+		}
+	})
+
+	run("KeysAreNeverReused", func(t *testing.T, e env) {
+		e.mustCreate(t, NewRisk("one", 1, 1, 1))
+		// A create that fails inside its transaction (a duplicate epic) must not
+		// make a later key collide with an existing one.
+		link := registry.Link{Tracker: "github", Key: "acme/rel#1", State: registry.LinkOpen, Current: true}
+		r := NewRisk("two", 1, 1, 1)
+		r.Links = []registry.Link{link}
+		e.mustCreate(t, r)
+		dup := NewRisk("three", 1, 1, 1)
+		dup.Links = []registry.Link{link}
+		_, err := e.store.CreateRisk(e.ctx, dup, "alice")
+		wantCode(t, err, registry.ECONFLICT, "")
+		last := e.mustCreate(t, NewRisk("four", 1, 1, 1))
+		seen := map[string]bool{}
+		list, _ := e.store.ListRisks(e.ctx, registry.RiskFilter{})
+		for _, r := range list {
+			if seen[r.Key] {
+				t.Fatalf("key %s used twice", r.Key)
+			}
+			seen[r.Key] = true
+		}
+		if len(list) != 3 || last.Key == "RISK-1" || last.Key == "RISK-2" {
+			t.Fatalf("after a failed create: %d risks, last key %s", len(list), last.Key)
+		}
+	})
+
+	run("ValidationNamesTheField", func(t *testing.T, e env) {
+		for _, tc := range []struct {
+			r    *registry.Risk
+			want string
+		}{
+			{NewRisk("", 1, 1, 1), "title is required"},
+			{NewRisk("two\nlines", 1, 1, 1), "one line"},
+			{with(NewRisk("zero", 0, 0, 0), func(r *registry.Risk) { r.Impact = Ptr(0) }), "impact must be an integer from 1 to 5, got 0"},
+			{NewRisk("six", 1, 6, 1), "scope must be an integer from 1 to 5, got 6"},
+			{with(NewRisk("pct", 1, 1, 1), func(r *registry.Risk) { r.ImpactPercent = Ptr(140.0) }), "impact_percent must be at most 100"},
+			{with(NewRisk("ettf", 1, 1, 1), func(r *registry.Risk) { r.ETTFDays = Ptr(0.0) }), "ettf_days must be a number greater than zero"},
+		} {
+			_, err := e.store.CreateRisk(e.ctx, tc.r, "alice")
+			wantCode(t, err, registry.EINVALID, tc.want)
+		}
+		list, _ := e.store.ListRisks(e.ctx, registry.RiskFilter{})
+		if len(list) != 0 {
+			t.Fatalf("invalid risks were stored: %d", len(list))
+		}
+	})
+
+	run("NotFoundAndBadKeys", func(t *testing.T, e env) {
+		_, err := e.store.FindRisk(e.ctx, "RISK-9")
+		wantCode(t, err, registry.ENOTFOUND, "risk RISK-9 not found")
+		if err.Error() != "risk RISK-9 not found" {
+			t.Fatalf("message %q, want exactly %q", err, "risk RISK-9 not found")
+		}
+		_, err = e.store.UpdateRisk(e.ctx, "RISK-9", "alice", func(*registry.Risk) error { return nil })
+		wantCode(t, err, registry.ENOTFOUND, "risk RISK-9 not found")
+		_, err = e.store.History(e.ctx, "RISK-9", 0)
+		wantCode(t, err, registry.ENOTFOUND, "risk RISK-9 not found")
+		_, err = e.store.FindRisk(e.ctx, "BUG-1")
+		wantCode(t, err, registry.EINVALID, "keys look like RISK-12")
+	})
+
+	run("ListRanksByScoreUnscoredLastAndFilters", func(t *testing.T, e env) {
+		outage := e.mustCreate(t, NewRisk("rare full outage", 5, 5, 1))                                            // 25
+		daily := e.mustCreate(t, NewRisk("daily degradation", 2, 4, 5))                                            // 40
+		unscored := e.mustCreate(t, NewRisk("unscored intake", 3, 0, 0))                                           // nil
+		small := e.mustCreate(t, with(NewRisk("small", 1, 1, 1), func(r *registry.Risk) { r.Owner = "payments" })) // 1
+		list, err := e.store.ListRisks(e.ctx, registry.RiskFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := keys(list); got != strings.Join([]string{daily.Key, outage.Key, small.Key, unscored.Key}, ",") {
+			t.Fatalf("ranking %s; want daily degradation (40) above rare outage (25), unscored last", got)
+		}
+		top, _ := e.store.ListRisks(e.ctx, registry.RiskFilter{Limit: 2})
+		if keys(top) != daily.Key+","+outage.Key {
+			t.Fatalf("top 2 = %s", keys(top))
+		}
+		owned, _ := e.store.ListRisks(e.ctx, registry.RiskFilter{Owner: "payments"})
+		unowned, _ := e.store.ListRisks(e.ctx, registry.RiskFilter{Unowned: true})
+		if keys(owned) != small.Key || len(unowned) != 3 {
+			t.Fatalf("owner filter %s, unowned %d", keys(owned), len(unowned))
+		}
+		if _, err := e.store.UpdateRisk(e.ctx, outage.Key, "bob", func(r *registry.Risk) error { r.Status = registry.StatusAccepted; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		accepted, _ := e.store.ListRisks(e.ctx, registry.RiskFilter{Status: []registry.Status{registry.StatusAccepted}})
+		if keys(accepted) != outage.Key {
+			t.Fatalf("status filter %s", keys(accepted))
+		}
+	})
+
+	run("UpdateRecordsHistoryAndRescores", func(t *testing.T, e env) {
+		r := e.mustCreate(t, NewRisk("backups degrade", 2, 4, 5))
+		e.clock.Advance(time.Hour)
+		got, err := e.store.UpdateRisk(e.ctx, r.Key, "bob", func(r *registry.Risk) error {
+			r.Likelihood = Ptr(1)
+			r.Owner = "storage-sre"
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *got.Score != 8 || got.Band != "low" || got.Version != 2 || !got.UpdatedAt.Equal(e.clock.Now()) {
+			t.Fatalf("after update: score %v band %s v%d updated %v", *got.Score, got.Band, got.Version, got.UpdatedAt)
+		}
+		h, err := e.store.History(e.ctx, r.Key, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		changes := map[string]string{}
+		for _, entry := range h[len(h)-4:] {
+			if entry.Actor != "bob" || !entry.At.Equal(e.clock.Now()) {
+				t.Fatalf("entry %+v: want actor bob at %v", entry, e.clock.Now())
+			}
+			changes[entry.Field] = deref(entry.OldValue) + "→" + deref(entry.NewValue)
+		}
+		want := map[string]string{"likelihood": "5→1", "score": "40→8", "band": "high→low", "owner": "→storage-sre"}
+		if fmt.Sprint(changes) != fmt.Sprint(want) {
+			t.Fatalf("history %v, want %v", changes, want)
+		}
+		if h[0].Field != "created" || h[0].Actor != "alice" {
+			t.Fatalf("first entry %+v, want the creation by alice", h[0])
+		}
+		// Nothing changes → nothing written.
+		before := e.store.Statements()
+		same, err := e.store.UpdateRisk(e.ctx, r.Key, "bob", func(r *registry.Risk) error { r.Title = " backups degrade "; return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		h2, _ := e.store.History(e.ctx, r.Key, 0)
+		if same.Version != 2 || len(h2) != len(h) {
+			t.Fatalf("no-op update wrote: version %d, history %d→%d", same.Version, len(h), len(h2))
+		}
+		if n := e.store.Statements() - before; n > 8 {
+			t.Fatalf("no-op update took %d statements", n)
+		}
+		// A failing mutation changes nothing.
+		_, err = e.store.UpdateRisk(e.ctx, r.Key, "bob", func(r *registry.Risk) error { r.Impact = Ptr(9); return nil })
+		wantCode(t, err, registry.EINVALID, "impact must be an integer from 1 to 5, got 9")
+		again, _ := e.store.FindRisk(e.ctx, r.Key)
+		if *again.Impact != 2 || again.Version != 2 {
+			t.Fatalf("failed update left impact %d version %d", *again.Impact, again.Version)
+		}
+	})
+
+	run("HistoryLimitKeepsNewest", func(t *testing.T, e env) {
+		r := e.mustCreate(t, NewRisk("noisy", 1, 1, 1))
+		for i := 0; i < 5; i++ {
+			if _, err := e.store.UpdateRisk(e.ctx, r.Key, "bob", func(r *registry.Risk) error { r.Description = fmt.Sprint("v", i); return nil }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h, err := e.store.History(e.ctx, r.Key, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h) != 2 || deref(h[0].NewValue) != "v3" || deref(h[1].NewValue) != "v4" || h[0].ID >= h[1].ID {
+			t.Fatalf("last 2 entries: %+v", h)
+		}
+	})
+
+	run("HistoryIsAppendOnly", func(t *testing.T, e env) {
+		e.mustCreate(t, NewRisk("audited", 1, 1, 1))
+		for _, q := range []string{`UPDATE risk_history SET actor = 'mallory'`, `DELETE FROM risk_history`} {
+			if _, err := e.store.DB().Exec(q); err == nil || !strings.Contains(err.Error(), "append-only") {
+				t.Fatalf("%s: err %v, want the append-only guard", q, err)
+			}
+		}
+	})
+
+	run("ReviewSetsDateNoteAndDueDate", func(t *testing.T, e env) {
+		r := e.mustCreate(t, NewRisk("reviewed", 2, 4, 5)) // high: every 14 days
+		e.clock.Advance(20 * 24 * time.Hour)
+		got, err := e.store.ReviewRisk(e.ctx, r.Key, "carol", "still relevant; cleanup job half done")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.LastReviewedAt == nil || !got.LastReviewedAt.Equal(e.clock.Now()) || !got.ReviewDueAt.Equal(e.clock.Now().Add(14*24*time.Hour)) {
+			t.Fatalf("reviewed at %v due %v", got.LastReviewedAt, got.ReviewDueAt)
+		}
+		h, _ := e.store.History(e.ctx, r.Key, 1)
+		if h[0].Field != "review" || deref(h[0].NewValue) != "still relevant; cleanup job half done" || h[0].Actor != "carol" {
+			t.Fatalf("review entry %+v", h[0])
+		}
+	})
+
+	run("LinksAndSources", func(t *testing.T, e env) {
+		r := e.mustCreate(t, NewRisk("linked", 3, 3, 3))
+		src := registry.Source{Tracker: "github", Key: "acme/incidents#7", URL: "https://github.com/acme/incidents/issues/7", Position: 0}
+		got, err := e.store.UpdateRisk(e.ctx, r.Key, registry.ActorSync, func(r *registry.Risk) error {
+			r.Links = append(r.Links, registry.Link{Tracker: "github", Key: "acme/rel#12", URL: "https://github.com/acme/rel/issues/12", State: registry.LinkOpen, Current: true})
+			r.Sources = append(r.Sources, src)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Links) != 1 || len(got.Sources) != 1 || got.Version != 1 {
+			t.Fatalf("links %d sources %d version %d (links alone do not bump the risk)", len(got.Links), len(got.Sources), got.Version)
+		}
+		e.clock.Advance(time.Hour)
+		activity := e.clock.Now().Add(-time.Minute)
+		// Child progress is not history; a state change is.
+		_, err = e.store.UpdateRisk(e.ctx, r.Key, registry.ActorSync, func(r *registry.Risk) error {
+			l := r.CurrentLink()
+			l.ChildrenTotal, l.ChildrenDone, l.LastActivityAt, l.State = 3, 1, &activity, registry.LinkInProgress
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found, _ := e.store.FindRisk(e.ctx, r.Key)
+		l := found.Links[0]
+		if l.State != registry.LinkInProgress || l.ChildrenTotal != 3 || l.ChildrenDone != 1 || !l.LastActivityAt.Equal(activity) || !l.UpdatedAt.Equal(e.clock.Now()) {
+			t.Fatalf("link after pull-back: %+v", l)
+		}
+		h, _ := e.store.History(e.ctx, r.Key, 0)
+		fields := []string{}
+		for _, entry := range h {
+			fields = append(fields, entry.Field)
+		}
+		if got := strings.Join(fields, ","); !strings.HasSuffix(got, "link,source,link acme/rel#12") {
+			t.Fatalf("history fields %s", got)
+		}
+		// Move: the old epic stops being current, a new one is added, in one update.
+		_, err = e.store.UpdateRisk(e.ctx, r.Key, registry.ActorSync, func(r *registry.Risk) error {
+			r.Links[0].Current, r.Links[0].State = false, registry.LinkNotPlanned
+			r.Links = append(r.Links, registry.Link{Tracker: "jira", Key: "PAY-3", State: registry.LinkOpen, Current: true})
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		found, _ = e.store.FindRisk(e.ctx, r.Key)
+		if cur := found.CurrentLink(); cur == nil || cur.Key != "PAY-3" || len(found.Links) != 2 {
+			t.Fatalf("after move: %+v", found.Links)
+		}
+		// Links and sources are kept for the record.
+		_, err = e.store.UpdateRisk(e.ctx, r.Key, "bob", func(r *registry.Risk) error { r.Links = r.Links[:1]; return nil })
+		wantCode(t, err, registry.EINVALID, "cannot be removed")
+		_, err = e.store.UpdateRisk(e.ctx, r.Key, "bob", func(r *registry.Risk) error { r.Sources = nil; return nil })
+		wantCode(t, err, registry.EINVALID, "sources cannot be removed")
+		_, err = e.store.UpdateRisk(e.ctx, r.Key, "bob", func(r *registry.Risk) error {
+			r.Links[0].Current = true
+			return nil
+		})
+		wantCode(t, err, registry.EINVALID, "at most one current epic")
+		// One postmortem table feeds one risk.
+		other := NewRisk("other", 1, 1, 1)
+		other.Sources = []registry.Source{src}
+		_, err = e.store.CreateRisk(e.ctx, other, registry.ActorIntake)
+		wantCode(t, err, registry.ECONFLICT, "")
+	})
+
+	run("ListLoadsLinksInConstantStatements", func(t *testing.T, e env) {
+		for i := 0; i < 30; i++ {
+			r := NewRisk(fmt.Sprint("risk ", i), 1+i%5, 1+(i/5)%5, 1)
+			r.Links = []registry.Link{{Tracker: "github", Key: fmt.Sprintf("acme/rel#%d", i), State: registry.LinkOpen, Current: true}}
+			r.Sources = []registry.Source{{Tracker: "github", Key: fmt.Sprintf("acme/inc#%d", i)}}
+			e.mustCreate(t, r)
+		}
+		before := e.store.Statements()
+		list, err := e.store.ListRisks(e.ctx, registry.RiskFilter{Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := e.store.Statements() - before; n != 3 {
+			t.Fatalf("list took %d statements, want 3 (risks, links, sources)", n)
+		}
+		if len(list) != 10 {
+			t.Fatalf("%d risks", len(list))
+		}
+		for _, r := range list {
+			if len(r.Links) != 1 || len(r.Sources) != 1 || r.Links[0].Key != fmt.Sprintf("acme/rel#%d", r.ID-1) {
+				t.Fatalf("%s: links %+v sources %+v", r.Key, r.Links, r.Sources)
+			}
+		}
+	})
+
+	run("RescoreAfterConfigChange", func(t *testing.T, e env) {
+		a := e.mustCreate(t, NewRisk("a", 2, 4, 5)) // 40: high by default
+		e.mustCreate(t, NewRisk("b", 1, 1, 1))      // 1: low either way
+		cfg, err := config.Parse([]byte("scoring:\n  bands:\n    - {name: urgent, min_score: 35, github_label: p0, jira_priority: Highest, review_every: 7d}\n    - {name: later, min_score: 0, github_label: p3, jira_priority: Low, review_every: 90d}\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rescored := sqlstore.New(e.store.DB(), dialectOf(e.store), registry.StoreOptions{Derive: cfg.ScoringConfig().Derive, Now: e.clock.Now})
+		n, err := rescored.Rescore(e.ctx, registry.ActorConfig)
+		if err != nil || n != 2 {
+			t.Fatalf("rescore changed %d (%v), want 2", n, err)
+		}
+		got, _ := rescored.FindRisk(e.ctx, a.Key)
+		if got.Band != "urgent" {
+			t.Fatalf("band %q, want urgent", got.Band)
+		}
+		h, _ := rescored.History(e.ctx, a.Key, 1)
+		if h[0].Actor != registry.ActorConfig || h[0].Field != "band" || deref(h[0].OldValue) != "high" {
+			t.Fatalf("rescore history %+v", h[0])
+		}
+		if n, _ := rescored.Rescore(e.ctx, registry.ActorConfig); n != 0 {
+			t.Fatalf("second rescore changed %d, want 0", n)
+		}
+	})
+
+	run("ConcurrentUpdatesAreNotLost", func(t *testing.T, e env) {
+		r := e.mustCreate(t, NewRisk("contended", 1, 1, 1))
+		const writers = 12
+		var wg sync.WaitGroup
+		errs := make(chan error, writers)
+		for i := 0; i < writers; i++ {
+			wg.Add(1)
+			go func(i int) {
+				defer wg.Done()
+				_, err := e.store.UpdateRisk(e.ctx, r.Key, fmt.Sprint("writer-", i), func(r *registry.Risk) error {
+					// Read-modify-write of one field: a lost update would drop a token.
+					r.Description += fmt.Sprintf("[%d]", i)
+					time.Sleep(time.Millisecond)
+					return nil
+				})
+				errs <- err
+			}(i)
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, _ := e.store.FindRisk(e.ctx, r.Key)
+		for i := 0; i < writers; i++ {
+			if !strings.Contains(got.Description, fmt.Sprintf("[%d]", i)) {
+				t.Fatalf("update of writer %d lost: %q", i, got.Description)
+			}
+		}
+		if got.Version != 1+writers {
+			t.Fatalf("version %d, want %d", got.Version, 1+writers)
+		}
+	})
+}
+
+func with(r *registry.Risk, fn func(*registry.Risk)) *registry.Risk { fn(r); return r }
+
+func keys(rs []*registry.Risk) string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.Key
+	}
+	return strings.Join(out, ",")
+}
+
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func dialectOf(s *sqlstore.Store) sqlstore.Dialect { return s.Dialect() }

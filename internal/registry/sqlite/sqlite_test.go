@@ -1,0 +1,11 @@
+package sqlite_test
+
+import (
+	"testing"
+
+	"github.com/risksync/risksync/internal/registry/registrytest"
+)
+
+func TestConformance(t *testing.T) {
+	registrytest.RunConformance(t, registrytest.Backends()["sqlite"])
+}
