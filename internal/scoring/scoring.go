@@ -219,7 +219,7 @@ func FormatScore(s float64) string {
 	if s == math.Trunc(s) && math.Abs(s) < 1e15 {
 		return strconv.FormatFloat(s, 'f', 0, 64)
 	}
-	return strconv.FormatFloat(s, 'f', 1, 64)
+	return strconv.FormatFloat(math.Round(s*10)/10, 'f', 1, 64) // half away from zero, as people round
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }

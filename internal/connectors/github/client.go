@@ -1,0 +1,376 @@
+// Package github is risksync's GitHub tracker: it mirrors risks to epics
+// (issues), reads work state back, lists postmortem issues and receives
+// webhooks. It talks to github.com or GitHub Enterprise Server through
+// go-github over a go-retryablehttp transport.
+//
+// The sync engine uses:
+//
+//	c, err := github.New(github.Options{Config: cfg.GitHub, Token: tok, Bands: bands, ...})
+//	res, err := c.EnsureEpic(ctx, github.Epic{Repo: repo, Risk: r, Band: band, Explanation: expl}, dryRun)
+//	states, err := c.PullBack(ctx, repo)           // once per repository per pass
+//	writes, err := c.CloseEpic(ctx, key, "not_planned", comment, dryRun)
+//	writes, err = c.ReopenEpic(ctx, key, comment, dryRun)
+//	pms, err := c.Postmortems(ctx, since)
+//	err = c.Comment(ctx, issueKey, body)
+//	h, err := github.NewWebhookHandler(secret, logger, notify, github.WithPostmortemLabel("postmortem"))
+//
+// How it keeps GitHub calm:
+//   - Epics are found through one listing per repository (label `risk`,
+//     `since` the newest updated_at seen, ETag): an index of every epic is
+//     kept in memory and refreshed incrementally, so a pass over unchanged
+//     risks costs a 304 per repository, never a request per risk. The index
+//     is reused for Options.ListingMaxAge (default 30s) before it is listed
+//     again, also before a create.
+//   - The rendered body carries the marker `<!-- risksync:RISK-n -->` and a
+//     line of hashes of what risksync last wrote; an unchanged risk sends
+//     nothing, and a field whose hash no longer matches was edited by a
+//     person (Result.Drift).
+//   - A POST is never retried blindly: after an unknown outcome the epic
+//     listing is read again and an epic carrying the marker is adopted.
+//   - One write in flight per client and MinWriteInterval between writes;
+//     Retry-After, x-ratelimit-reset and secondary limits (403/429, a minute
+//     doubling, capped) are waited out with Options.Sleep when shorter than
+//     MaxWait, else the call fails at once with a retryable
+//     registry.TrackerError whose RetryAt says when to come back, and no
+//     request is sent before then.
+//   - Errors are *registry.TrackerError: Retryable for rate limits, 5xx and
+//     network failures; terminal 401/403/404/410/422 with Fix naming what to
+//     change (for 403, the permission GitHub names in
+//     X-Accepted-GitHub-Permissions).
+//
+// All state (index, cursors, ETags, own-write timestamps) is in memory; a
+// restarted daemon lists everything once.
+package github
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	gh "github.com/google/go-github/v93/github"
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/risksync/risksync/internal/config"
+	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/scoring"
+)
+
+// Options configure a Client.
+type Options struct {
+	Config *config.GitHub // base_url, repo, epic_issue_type, postmortem repos/label
+	// Token is already resolved by the caller; it is never logged nor put in errors.
+	Token config.Secret
+	// Bands tell which priority labels risksync owns and how to colour them.
+	Bands      []scoring.Band
+	Logger     *slog.Logger
+	HTTPClient *http.Client // base client; wrapped with go-retryablehttp
+	Now        func() time.Time
+	// Sleep waits d or until ctx ends (injectable so tests do not sleep).
+	Sleep func(ctx context.Context, d time.Duration) error
+	// MinWriteInterval is the pause between writes (default 1s, GitHub's
+	// guidance for content creation).
+	MinWriteInterval time.Duration
+	// MaxWait is the longest rate-limit wait before deferring (default 2m).
+	MaxWait time.Duration
+	// ListingMaxAge is how long an epic listing is reused (default 30s).
+	ListingMaxAge time.Duration
+	// OnRequest is an optional metrics hook, called once per HTTP attempt.
+	OnRequest func(method, route string, status int, d time.Duration)
+}
+
+// Client is the GitHub connector. It is safe for concurrent use; calls on
+// the same repository are serialised.
+type Client struct {
+	gh        *gh.Client
+	cfg       *config.GitHub
+	bands     []scoring.Band
+	log       *slog.Logger
+	now       func() time.Time
+	gov       *governor
+	maxAge    time.Duration
+	epicType  string
+	pmLabel   string
+	ownLabels map[string]bool // lower-cased fixed labels risksync owns
+
+	mu         sync.Mutex
+	login      string
+	orgTypes   map[string][]string        // org → issue type names (nil: none)
+	repoLabels map[string]map[string]bool // repo → lower-cased existing labels
+	repos      map[string]*repoState
+	etags      map[string]string // URL → ETag of its first page
+	own        map[string]time.Time
+	pmCache    map[string][]registry.Postmortem
+}
+
+// New builds a Client. It sends no request.
+func New(opts Options) (*Client, error) {
+	if opts.Config == nil {
+		return nil, errors.New("github: no github configuration")
+	}
+	if opts.Token.IsZero() {
+		return nil, errNoToken
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleepCtx
+	}
+	if opts.MinWriteInterval == 0 {
+		opts.MinWriteInterval = time.Second
+	}
+	if opts.MaxWait == 0 {
+		opts.MaxWait = 2 * time.Minute
+	}
+	if opts.ListingMaxAge == 0 {
+		opts.ListingMaxAge = 30 * time.Second
+	}
+	base := opts.HTTPClient
+	if base == nil {
+		base = &http.Client{Timeout: 60 * time.Second}
+	}
+	baseURL := opts.Config.BaseURL
+	if baseURL == "" {
+		baseURL = "https://api.github.com/"
+	}
+	if !strings.HasSuffix(baseURL, "/") {
+		baseURL += "/"
+	}
+	u, err := url.Parse(baseURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("github: base_url %q is not a URL", opts.Config.BaseURL)
+	}
+
+	c := &Client{cfg: opts.Config, bands: opts.Bands, log: opts.Logger, now: opts.Now, maxAge: opts.ListingMaxAge,
+		epicType: opts.Config.EpicIssueType, pmLabel: opts.Config.Postmortem.Label,
+		orgTypes: map[string][]string{}, repoLabels: map[string]map[string]bool{}, repos: map[string]*repoState{},
+		etags: map[string]string{}, own: map[string]time.Time{}, pmCache: map[string][]registry.Postmortem{}}
+	if c.pmLabel == "" {
+		c.pmLabel = "postmortem"
+	}
+	c.ownLabels = map[string]bool{labelRisk: true, labelUnscored: true}
+	for _, b := range opts.Bands {
+		if b.GitHubLabel != "" {
+			c.ownLabels[strings.ToLower(b.GitHubLabel)] = true
+		}
+	}
+
+	bottom := base.Transport
+	if bottom == nil {
+		bottom = http.DefaultTransport
+	}
+	metered := *base
+	metered.Transport = &meter{next: bottom, basePath: u.Path, now: opts.Now, log: opts.Logger, hook: opts.OnRequest}
+	c.gov = &governor{now: opts.Now, sleep: opts.Sleep, minWrite: opts.MinWriteInterval, maxWait: opts.MaxWait,
+		log: opts.Logger, writeSem: make(chan struct{}, 1)}
+	rc := &retryablehttp.Client{
+		HTTPClient:   &metered,
+		Logger:       nil, // it would log URLs at its own levels; meter logs instead
+		RetryWaitMin: 0,
+		RetryWaitMax: 0,
+		RetryMax:     maxServerRetries + maxRateLimitWaits,
+		CheckRetry:   c.gov.checkRetry,
+		// Waiting happens in CheckRetry with the injected Sleep.
+		Backoff:      func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return 0 },
+		ErrorHandler: retryablehttp.PassthroughErrorHandler,
+	}
+	c.gov.next = &retryablehttp.RoundTripper{Client: rc}
+
+	top := *base
+	top.Transport = c.gov
+	ghOpts := []gh.ClientOptionsFunc{gh.WithHTTPClient(&top), gh.WithAuthToken(opts.Token.Reveal()),
+		gh.WithDisableRateLimitCheck(), gh.WithUserAgent("risksync")}
+	if !strings.EqualFold(u.Host, "api.github.com") {
+		upload := strings.TrimSuffix(baseURL, "api/v3/") + "api/uploads/"
+		ghOpts = append(ghOpts, gh.WithEnterpriseURLs(baseURL, upload))
+	}
+	c.gh, err = gh.NewClient(ghOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("github: client: %w", err)
+	}
+	return c, nil
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// splitRepo checks "owner/name".
+func splitRepo(repo string) (string, string, error) {
+	owner, name, ok := strings.Cut(repo, "/")
+	if !ok || owner == "" || name == "" || strings.Contains(name, "/") {
+		return "", "", registry.Errorf(registry.EINVALID, "github: repository %q must look like owner/name", repo)
+	}
+	return owner, name, nil
+}
+
+// parseIssueKey splits "owner/repo#12".
+func parseIssueKey(key string) (repo string, number int, err error) {
+	repo, n, ok := strings.Cut(key, "#")
+	if ok {
+		number, err = strconv.Atoi(n)
+	}
+	if !ok || err != nil || number < 1 {
+		return "", 0, registry.Errorf(registry.EINVALID, "github: issue key %q must look like owner/repo#12", key)
+	}
+	if _, _, err := splitRepo(repo); err != nil {
+		return "", 0, err
+	}
+	return repo, number, nil
+}
+
+// self returns the token's login (GET /user once).
+func (c *Client) self(ctx context.Context) (string, error) {
+	c.mu.Lock()
+	login := c.login
+	c.mu.Unlock()
+	if login != "" {
+		return login, nil
+	}
+	u, _, err := c.gh.Users.Get(ctx, "")
+	if err != nil {
+		return "", c.fail("get authenticated user", err)
+	}
+	c.mu.Lock()
+	c.login = u.GetLogin()
+	c.mu.Unlock()
+	return u.GetLogin(), nil
+}
+
+func (c *Client) markOwn(key string, at time.Time) {
+	if at.IsZero() {
+		return
+	}
+	c.mu.Lock()
+	if at.After(c.own[key]) {
+		c.own[key] = at
+	}
+	c.mu.Unlock()
+}
+
+func (c *Client) isOwn(key string, updated time.Time) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t, ok := c.own[key]
+	return ok && t.Equal(updated)
+}
+
+// fail classifies err as a *registry.TrackerError. Context cancellation is
+// returned as is: it is the caller's decision, not GitHub's.
+func (c *Client) fail(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return fmt.Errorf("github: %s: %w", op, err)
+	}
+	te := &registry.TrackerError{Tracker: registry.TrackerGitHub, Op: op, Err: err}
+	var (
+		de  *deferredError
+		rle *gh.RateLimitError
+		are *gh.AbuseRateLimitError
+		er  *gh.ErrorResponse
+		re  *registry.Error
+	)
+	later := func(fallback time.Duration) time.Time {
+		if t := c.gov.BlockedUntil(); !t.IsZero() {
+			return t
+		}
+		return c.now().Add(fallback)
+	}
+	switch {
+	case errors.As(err, &re):
+		return err
+	case errors.As(err, &de):
+		te.Retryable, te.RetryAt = true, de.until
+	case errors.As(err, &rle):
+		te.Status, te.Retryable, te.RetryAt = statusOf(rle.Response), true, later(0)
+		if t := rle.Rate.Reset.Time; t.After(te.RetryAt) {
+			te.RetryAt = t
+		}
+	case errors.As(err, &are):
+		te.Status, te.Retryable, te.RetryAt = statusOf(are.Response), true, later(secondaryFallback)
+	case errors.As(err, &er):
+		te.Status = statusOf(er.Response)
+		switch s := te.Status; {
+		case s == http.StatusTooManyRequests:
+			te.Retryable, te.RetryAt = true, later(secondaryFallback)
+		case s == http.StatusUnauthorized:
+			te.Fix = "the token is invalid, expired or revoked: issue a new one and set it through github.token_env or github.token_file"
+		case s == http.StatusForbidden:
+			te.Fix = "the token lacks a permission for this request"
+			if p := er.Response.Header.Get("X-Accepted-GitHub-Permissions"); p != "" {
+				te.Fix += ": grant it " + p + " (fine-grained token: Issues read and write, Metadata read)"
+			} else {
+				te.Fix += ": it needs Issues read and write and Metadata read on the repository"
+			}
+		case s == http.StatusNotFound:
+			te.Fix = "not found, or the token cannot see it: check the repository (github.repo or the team's github_repo) and that the token's repository access includes it"
+		case s == http.StatusGone:
+			te.Fix = "the issue was deleted or transferred"
+		case s == http.StatusUnprocessableEntity:
+			te.Fix = "GitHub rejected the request: " + describe422(er)
+		case s >= 500:
+			te.Retryable = true
+		}
+	default:
+		te.Retryable = true // no response: network failure or timeout
+	}
+	return te
+}
+
+func statusOf(r *http.Response) int {
+	if r == nil {
+		return 0
+	}
+	return r.StatusCode
+}
+
+func describe422(er *gh.ErrorResponse) string {
+	parts := []string{er.Message}
+	for _, e := range er.Errors {
+		parts = append(parts, strings.TrimSpace(fmt.Sprintf("%s %s %s %s", e.Resource, e.Field, e.Code, e.Message)))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// unknownOutcome reports whether a failed write may have been applied: no
+// response, or a 5xx after the request was sent.
+func unknownOutcome(err error) bool {
+	var de *deferredError
+	if errors.As(err, &de) || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var er *gh.ErrorResponse
+	if errors.As(err, &er) {
+		return statusOf(er.Response) >= 500
+	}
+	var rle *gh.RateLimitError
+	var are *gh.AbuseRateLimitError
+	return !errors.As(err, &rle) && !errors.As(err, &are)
+}
+
+func notModified(err error) bool {
+	var er *gh.ErrorResponse
+	return errors.As(err, &er) && statusOf(er.Response) == http.StatusNotModified
+}

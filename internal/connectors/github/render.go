@@ -1,0 +1,206 @@
+package github
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/scoring"
+)
+
+// Labels risksync owns besides the bands' priority labels and team:*.
+const (
+	labelRisk     = "risk"
+	labelUnscored = "risk:unscored"
+	teamPrefix    = "team:"
+	teamUnowned   = "team:unowned"
+)
+
+var (
+	markerRe = regexp.MustCompile(`<!-- risksync:(RISK-[1-9][0-9]*) -->`)
+	titleRe  = regexp.MustCompile(`^\[(RISK-[1-9][0-9]*)\]`)
+	stateRe  = regexp.MustCompile(`(?m)^<!-- risksync-state: ([^>]*) -->\n?`)
+)
+
+func marker(key string) string { return "<!-- risksync:" + key + " -->" }
+
+// riskKeyOf finds the risk an issue mirrors: its marker, else a
+// "[RISK-n]" title (a person may have deleted the marker).
+func riskKeyOf(title, body string) string {
+	if m := markerRe.FindStringSubmatch(body); m != nil {
+		return m[1]
+	}
+	if m := titleRe.FindStringSubmatch(title); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+// desired is what an epic should look like.
+type desired struct {
+	key    string
+	title  string
+	body   string   // includes the state line
+	labels []string // owned labels, sorted
+	typ    string   // issue type, "" when the organisation has none
+	hashes map[string]string
+}
+
+func (c *Client) render(want Epic, typ string) desired {
+	r := want.Risk
+	d := desired{key: r.Key, title: fmt.Sprintf("[%s] %s", r.Key, oneLine(r.Title)), typ: typ}
+	d.labels = c.wantLabels(r, want.Band)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s\n", marker(r.Key))
+	fmt.Fprintf(&b, "> [!NOTE]\n> This epic is managed by **risksync** and mirrors **%s** from the SRE risk registry. "+
+		"risksync overwrites its title, this description, the labels `risk`, the priority label, `team:*` and the issue type "+
+		"on every sync: change them in the registry (`risksync risk update %s`), not here. "+
+		"Track the mitigation work as sub-issues of this epic.\n\n", r.Key, r.Key)
+	b.WriteString("| Field | Value |\n|---|---|\n")
+	row := func(k, v string) { fmt.Fprintf(&b, "| %s | %s |\n", k, cell(v)) }
+	row("Risk", r.Title)
+	row("Impact", rating(r.Impact))
+	row("Scope", rating(r.Scope))
+	row("Likelihood", rating(r.Likelihood))
+	score := "unscored"
+	if r.Score != nil {
+		score = scoring.FormatScore(*r.Score)
+		if want.Band != nil {
+			score += " (" + want.Band.Name + ")"
+		}
+	}
+	row("Score", score)
+	owner := r.Owner
+	if owner == "" {
+		owner = "unowned"
+	}
+	row("Owner", owner)
+	status := string(r.Status)
+	if status == "" {
+		status = string(registry.StatusActive)
+	}
+	row("Status", status)
+	reviewed := "never"
+	if r.LastReviewedAt != nil {
+		reviewed = r.LastReviewedAt.UTC().Format("2006-01-02")
+	}
+	row("Last Reviewed", reviewed)
+	if want.Explanation != "" {
+		fmt.Fprintf(&b, "\n**Score:** %s\n", oneLine(want.Explanation))
+	}
+	if desc := strings.TrimSpace(normalize(r.Description)); desc != "" {
+		fmt.Fprintf(&b, "\n### Description\n\n%s\n", desc)
+	}
+	content := b.String()
+	d.hashes = map[string]string{"title": hash(d.title), "body": hash(canonContent(content)), "labels": hash(strings.Join(d.labels, "\n")), "type": hash(d.typ)}
+	d.body = content + "\n" + stateLine(d.hashes) + "\n"
+	return d
+}
+
+func (c *Client) wantLabels(r *registry.Risk, band *scoring.Band) []string {
+	out := []string{labelRisk}
+	if band != nil && band.GitHubLabel != "" {
+		out = append(out, band.GitHubLabel)
+	} else if band == nil {
+		out = append(out, labelUnscored)
+	}
+	if r.Owner == "" {
+		out = append(out, teamUnowned)
+	} else {
+		out = append(out, teamPrefix+r.Owner)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// owned reports whether risksync manages a label (it removes stale ones).
+func (c *Client) owned(label string) bool {
+	l := strings.ToLower(label)
+	return c.ownLabels[l] || strings.HasPrefix(l, teamPrefix)
+}
+
+// ownedOf returns the owned labels among names, sorted.
+func (c *Client) ownedOf(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if c.owned(n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// labelColor gives each band its own colour, hottest first.
+func (c *Client) labelColor(name string) string {
+	palette := []string{"b60205", "d93f0b", "fbca04", "0e8a16", "1d76db", "5319e7"}
+	for i, b := range c.bands {
+		if strings.EqualFold(b.GitHubLabel, name) {
+			return palette[min(i, len(palette)-1)]
+		}
+	}
+	switch l := strings.ToLower(name); {
+	case l == labelRisk:
+		return "5319e7"
+	case l == labelUnscored:
+		return "c5def5"
+	case strings.HasPrefix(l, teamPrefix):
+		return "bfdadc"
+	}
+	return "ededed"
+}
+
+func stateLine(h map[string]string) string {
+	return fmt.Sprintf("<!-- risksync-state: v1 title=%s body=%s labels=%s type=%s -->", h["title"], h["body"], h["labels"], h["type"])
+}
+
+// actual is what an epic looks like now, hashed like desired.
+type actual struct {
+	hashes map[string]string
+	stored map[string]string // hashes of risksync's last write, nil when absent
+}
+
+func (c *Client) observe(title, body string, labels []string, typ string) actual {
+	body = normalize(body)
+	var stored map[string]string
+	if m := stateRe.FindStringSubmatch(body); m != nil {
+		stored = map[string]string{}
+		for _, f := range strings.Fields(m[1]) {
+			if k, v, ok := strings.Cut(f, "="); ok {
+				stored[k] = v
+			}
+		}
+	}
+	return actual{stored: stored, hashes: map[string]string{"title": hash(title), "body": hash(canonContent(body)),
+		"labels": hash(strings.Join(c.ownedOf(labels), "\n")), "type": hash(typ)}}
+}
+
+// canonContent is a body without risksync's state line, line endings and
+// trailing blank lines normalised.
+func canonContent(body string) string {
+	return strings.TrimRight(stateRe.ReplaceAllString(normalize(body), ""), "\n \t") + "\n"
+}
+
+func hash(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:6])
+}
+
+// normalize undoes what the web editor does to line endings.
+func normalize(s string) string { return strings.ReplaceAll(s, "\r\n", "\n") }
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func cell(s string) string { return strings.ReplaceAll(oneLine(s), "|", `\|`) }
+
+func rating(p *int) string {
+	if p == nil {
+		return "not rated"
+	}
+	return fmt.Sprint(*p)
+}

@@ -1,0 +1,486 @@
+package jira
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	_ "time/tzdata" // the searching user's time zone must load in minimal containers
+
+	gojira "github.com/andygrunwald/go-jira"
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/risksync/risksync/internal/config"
+	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/scoring"
+)
+
+// Options configure a Client. Secrets are resolved by the caller.
+type Options struct {
+	Config          *config.Jira
+	Email, APIToken config.Secret // Jira Cloud: basic auth
+	PAT             config.Secret // Jira Data Center: bearer token
+	Bands           []scoring.Band
+	Logger          *slog.Logger
+	HTTPClient      *http.Client // base client; wrapped with go-retryablehttp
+	Now             func() time.Time
+	Sleep           func(ctx context.Context, d time.Duration) error
+	// MaxWait is the longest rate-limit wait honoured in place; a longer one
+	// returns a retryable TrackerError with RetryAt. Default 30s.
+	MaxWait   time.Duration
+	OnRequest func(method, route string, status int, d time.Duration)
+
+	// FullRefresh is how often a project's epics are listed in full instead
+	// of incrementally (deleted issues only disappear then). Default 6h.
+	FullRefresh time.Duration
+	// SearchSettle is how long an empty search is not trusted after a create
+	// whose outcome is unknown (JQL is eventually consistent). Default 2m.
+	SearchSettle time.Duration
+}
+
+// Client talks to one Jira site. Its methods are safe for concurrent use;
+// the ones touching the per-project mirror run one at a time.
+type Client struct {
+	cfg      *config.Jira
+	bands    []scoring.Band
+	log      *slog.Logger
+	now      func() time.Time
+	sleep    func(ctx context.Context, d time.Duration) error
+	maxWait  time.Duration
+	full     time.Duration
+	settle   time.Duration
+	jc       *gojira.Client
+	baseURL  string
+	authMode string // basic | bearer
+
+	op sync.Mutex // serialises operations on the mirror below
+
+	mu       sync.Mutex
+	cloud    *bool
+	me       *account
+	pass     int
+	meta     map[string]*projectMeta // per pass
+	projects map[string]*projectState
+	created  map[string]createdIssue // risk key → issue we created (for reconcileIssues)
+	pending  map[string]time.Time    // risk key → time of a create with unknown outcome
+}
+
+type account struct {
+	ID, Name, Key string
+	TZ            *time.Location
+	tzKnown       bool
+}
+
+func (a *account) is(u *gojira.User) bool {
+	if a == nil || u == nil {
+		return false
+	}
+	return (a.ID != "" && u.AccountID == a.ID) || (a.Key != "" && u.Key == a.Key) || (a.Name != "" && u.Name == a.Name)
+}
+
+type createdIssue struct {
+	ID  int
+	Key string
+	At  time.Time
+}
+
+// New checks the options and builds a client. It makes no request.
+func New(opts Options) (*Client, error) {
+	if opts.Config == nil {
+		return nil, errors.New("jira: no jira configuration")
+	}
+	base := strings.TrimSuffix(opts.Config.BaseURL, "/")
+	if base == "" {
+		return nil, errors.New("jira: base_url is empty")
+	}
+	mode := ""
+	switch {
+	case !opts.PAT.IsZero():
+		mode = "bearer"
+		if opts.Config.Deployment == config.JiraCloud {
+			return nil, errors.New("jira: deployment cloud authenticates with email and API token, not a personal access token")
+		}
+	case !opts.Email.IsZero() && !opts.APIToken.IsZero():
+		mode = "basic"
+	default:
+		return nil, errors.New("jira: no credentials: give email and API token (Cloud) or a personal access token (Data Center)")
+	}
+	for _, b := range opts.Bands {
+		if strings.TrimSpace(b.JiraPriority) == "" {
+			return nil, fmt.Errorf("jira: band %s has no jira_priority", b.Name)
+		}
+	}
+	c := &Client{
+		cfg: opts.Config, bands: opts.Bands, log: opts.Logger, now: opts.Now, sleep: opts.Sleep,
+		maxWait: opts.MaxWait, full: opts.FullRefresh, settle: opts.SearchSettle,
+		baseURL: base, authMode: mode,
+		meta: map[string]*projectMeta{}, projects: map[string]*projectState{},
+		created: map[string]createdIssue{}, pending: map[string]time.Time{},
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.sleep == nil {
+		c.sleep = sleepCtx
+	}
+	if c.maxWait <= 0 {
+		c.maxWait = 30 * time.Second
+	}
+	if c.full <= 0 {
+		c.full = 6 * time.Hour
+	}
+	if c.settle <= 0 {
+		c.settle = 2 * time.Minute
+	}
+	switch opts.Config.Deployment {
+	case config.JiraCloud:
+		c.cloud = ptr(true)
+	case config.JiraDataCenter:
+		c.cloud = ptr(false)
+	}
+
+	base0 := opts.HTTPClient
+	if base0 == nil {
+		base0 = &http.Client{Timeout: 60 * time.Second}
+	}
+	inner := *base0
+	inner.Transport = &authTransport{next: transportOf(base0), mode: mode, email: opts.Email, token: opts.APIToken, pat: opts.PAT, hook: opts.OnRequest, now: c.now}
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = &inner
+	rc.Logger = nil
+	rc.RetryMax = 4
+	rc.CheckRetry = c.checkRetry
+	// retryablehttp waits on a real timer; PrepareRetry does the wait through
+	// the injected Sleep instead, so Backoff returns zero.
+	rc.Backoff = func(time.Duration, time.Duration, int, *http.Response) time.Duration { return 0 }
+	rc.PrepareRetry = c.prepareRetry
+	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	outer := &http.Client{Transport: &retryTagger{next: &retryablehttp.RoundTripper{Client: rc}}}
+	jc, err := gojira.NewClient(outer, base)
+	if err != nil {
+		return nil, fmt.Errorf("jira: base_url %q: %w", base, err)
+	}
+	c.jc = jc
+	return c, nil
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func transportOf(c *http.Client) http.RoundTripper {
+	if c.Transport != nil {
+		return c.Transport
+	}
+	return http.DefaultTransport
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// StartPass begins a sync pass: priorities and createmeta are read again and
+// each project's epics are searched again (incrementally) on first use.
+func (c *Client) StartPass() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pass++
+	c.meta = map[string]*projectMeta{}
+}
+
+// authTransport adds credentials and reports each attempt to OnRequest.
+type authTransport struct {
+	next              http.RoundTripper
+	mode              string
+	email, token, pat config.Secret
+	hook              func(method, route string, status int, d time.Duration)
+	now               func() time.Time
+}
+
+func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	r := req.Clone(req.Context())
+	if t.mode == "bearer" {
+		r.Header.Set("Authorization", "Bearer "+t.pat.Reveal())
+	} else {
+		r.SetBasicAuth(t.email.Reveal(), t.token.Reveal())
+	}
+	r.Header.Set("Accept", "application/json")
+	start := time.Now()
+	resp, err := t.next.RoundTrip(r)
+	if t.hook != nil {
+		status := 0
+		if resp != nil {
+			status = resp.StatusCode
+		}
+		t.hook(req.Method, Route(req.URL.Path), status, time.Since(start))
+	}
+	return resp, err
+}
+
+// retryTagger carries per-request retry state in the context, since
+// retryablehttp's CheckRetry sees only the context and the response.
+type retryTagger struct{ next http.RoundTripper }
+
+type retryState struct {
+	method string
+	safe   bool // the request may be repeated after an unknown outcome
+	n      int  // attempts so far
+	wait   time.Duration
+}
+
+type retryKey struct{}
+type safeKey struct{}
+
+// withSafeRetry marks a POST that may be repeated (a read such as a search).
+func withSafeRetry(ctx context.Context) context.Context {
+	return context.WithValue(ctx, safeKey{}, true)
+}
+
+func (t *retryTagger) RoundTrip(req *http.Request) (*http.Response, error) {
+	st := &retryState{method: req.Method}
+	st.safe = req.Method == http.MethodGet || req.Method == http.MethodPut || req.Method == http.MethodDelete
+	if v, _ := req.Context().Value(safeKey{}).(bool); v {
+		st.safe = true
+	}
+	return t.next.RoundTrip(req.WithContext(context.WithValue(req.Context(), retryKey{}, st)))
+}
+
+func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	st, _ := ctx.Value(retryKey{}).(*retryState)
+	if st == nil {
+		st = &retryState{}
+	}
+	st.n++
+	attempt := st.n
+	if err != nil || resp == nil {
+		// No response: the request may have been applied. Only repeat safe ones.
+		if !st.safe {
+			return false, nil
+		}
+		st.wait = backoff(attempt)
+		return true, nil
+	}
+	switch {
+	case resp.StatusCode == http.StatusTooManyRequests || (resp.StatusCode == http.StatusServiceUnavailable && hasRateHeaders(resp)):
+		// Jira rejected the request before doing anything: any method may repeat.
+		w, ok := rateLimitWait(resp.Header, c.now())
+		if !ok {
+			w = backoff(attempt)
+		}
+		if w > c.maxWait {
+			return false, nil // the caller turns this into a deferred, retryable error
+		}
+		st.wait = w
+		return true, nil
+	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
+		if !st.safe {
+			return false, nil
+		}
+		st.wait = backoff(attempt)
+		return true, nil
+	}
+	return false, nil
+}
+
+func (c *Client) prepareRetry(req *http.Request) error {
+	st, _ := req.Context().Value(retryKey{}).(*retryState)
+	if st == nil || st.wait <= 0 {
+		return nil
+	}
+	return c.sleep(req.Context(), st.wait)
+}
+
+func hasRateHeaders(resp *http.Response) bool {
+	return resp.Header.Get("Retry-After") != "" || resp.Header.Get("X-RateLimit-Reset") != ""
+}
+
+// doJSON sends a request built by go-jira and decodes a 2xx answer into out.
+// Errors are classified TrackerErrors naming op.
+func (c *Client) doJSON(ctx context.Context, op, method, path string, body, out any) error {
+	req, err := c.jc.NewRequestWithContext(ctx, method, path, body)
+	if err != nil {
+		return fmt.Errorf("jira: %s: %w", op, err)
+	}
+	resp, err := c.jc.Do(req, nil)
+	return c.finish(op, resp, err, out)
+}
+
+// finish classifies a go-jira answer. When the body was not read yet it is
+// decoded into out (2xx) or parsed for Jira's error messages.
+func (c *Client) finish(op string, resp *gojira.Response, err error, out any) error {
+	var hr *http.Response
+	if resp != nil {
+		hr = resp.Response
+	}
+	if err == nil && hr != nil {
+		defer hr.Body.Close()
+		if out != nil {
+			b, rerr := io.ReadAll(hr.Body)
+			if rerr != nil {
+				return c.classify(op, nil, rerr, nil)
+			}
+			if len(bytes.TrimSpace(b)) == 0 {
+				return nil
+			}
+			if derr := json.Unmarshal(b, out); derr != nil {
+				return fmt.Errorf("jira: %s: decode answer: %w", op, derr)
+			}
+		}
+		return nil
+	}
+	var body []byte
+	if hr != nil && hr.Body != nil {
+		body, _ = io.ReadAll(io.LimitReader(hr.Body, 1<<20))
+		hr.Body.Close()
+	}
+	return c.classify(op, hr, err, body)
+}
+
+// classify turns a failed exchange into a registry.TrackerError. It never
+// includes request headers, so credentials cannot leak into messages.
+func (c *Client) classify(op string, resp *http.Response, err error, body []byte) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("jira: %s: %w", op, err)
+	}
+	te := &registry.TrackerError{Tracker: registry.TrackerJira, Op: op}
+	if resp == nil {
+		te.Retryable = true
+		te.Err = fmt.Errorf("no response: %w", stripURL(err))
+		return te
+	}
+	te.Status = resp.StatusCode
+	msg := jiraMessage(body, err)
+	switch s := resp.StatusCode; {
+	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
+		te.Retryable = true
+		if w, ok := rateLimitWait(resp.Header, c.now()); ok {
+			te.RetryAt = c.now().Add(w)
+		}
+		te.Err = fmt.Errorf("rate limited (%d)%s", s, msg)
+	case s >= 500:
+		te.Retryable = true
+		te.Err = fmt.Errorf("server error %d%s", s, msg)
+	case s == http.StatusUnauthorized:
+		te.Err = fmt.Errorf("unauthorized (401)%s", msg)
+		te.Fix = "check the Jira credentials: email + API token on Cloud, a personal access token on Data Center"
+	case s == http.StatusForbidden:
+		te.Err = fmt.Errorf("forbidden (403)%s", msg)
+		te.Fix = "the risksync account needs Browse, Create, Edit, Transition and Comment permissions in the project"
+	case s == http.StatusNotFound:
+		te.Err = fmt.Errorf("not found (404)%s", msg)
+	case s == http.StatusGone:
+		te.Err = fmt.Errorf("endpoint removed (410)%s", msg)
+		te.Fix = "set jira.deployment to match the site (cloud or datacenter)"
+	default:
+		te.Err = fmt.Errorf("rejected (%d)%s", s, msg)
+	}
+	return te
+}
+
+// jiraMessage renders Jira's {"errorMessages":[...],"errors":{field:msg}}
+// as one line naming each field.
+func jiraMessage(body []byte, err error) string {
+	var je struct {
+		ErrorMessages []string          `json:"errorMessages"`
+		Errors        map[string]string `json:"errors"`
+	}
+	var ge *gojira.Error
+	if errors.As(err, &ge) {
+		je.ErrorMessages, je.Errors = ge.ErrorMessages, ge.Errors
+	} else if len(body) > 0 {
+		_ = json.Unmarshal(body, &je)
+	}
+	var parts []string
+	parts = append(parts, je.ErrorMessages...)
+	for _, k := range sortedKeys(je.Errors) {
+		parts = append(parts, fmt.Sprintf("field %s: %s", k, je.Errors[k]))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(parts, "; ")
+}
+
+// stripURL keeps the cause of a transport error without the request URL.
+func stripURL(err error) error {
+	var ue interface{ Unwrap() error }
+	if errors.As(err, &ue) {
+		if inner := ue.Unwrap(); inner != nil {
+			return inner
+		}
+	}
+	return err
+}
+
+// deployment asks serverInfo once (deployment auto) whether this is Cloud.
+func (c *Client) isCloud(ctx context.Context) (bool, error) {
+	c.mu.Lock()
+	v := c.cloud
+	c.mu.Unlock()
+	if v != nil {
+		return *v, nil
+	}
+	var info struct {
+		DeploymentType string `json:"deploymentType"`
+		Version        string `json:"version"`
+	}
+	if err := c.doJSON(ctx, "server info", http.MethodGet, "rest/api/2/serverInfo", nil, &info); err != nil {
+		return false, err
+	}
+	cloud := strings.EqualFold(info.DeploymentType, "Cloud")
+	c.mu.Lock()
+	c.cloud = &cloud
+	c.mu.Unlock()
+	c.log.Info("jira deployment detected", "deployment", info.DeploymentType, "version", info.Version)
+	return cloud, nil
+}
+
+// myself reads the authenticated account once: its id tells risksync's own
+// changelog entries apart, its time zone is how JQL dates are read.
+func (c *Client) myself(ctx context.Context) (*account, error) {
+	c.mu.Lock()
+	me := c.me
+	c.mu.Unlock()
+	if me != nil {
+		return me, nil
+	}
+	u, resp, err := c.jc.User.GetSelfWithContext(ctx)
+	if err != nil {
+		return nil, c.finish("read the authenticated account", resp, err, nil)
+	}
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	a := &account{ID: u.AccountID, Name: u.Name, Key: u.Key, TZ: time.UTC}
+	if u.TimeZone != "" {
+		if loc, lerr := time.LoadLocation(u.TimeZone); lerr == nil {
+			a.TZ, a.tzKnown = loc, true
+		} else {
+			c.log.Warn("jira: unknown account time zone, JQL dates read as UTC with a wider window", "tz", u.TimeZone)
+		}
+	}
+	c.mu.Lock()
+	c.me = a
+	c.mu.Unlock()
+	return a, nil
+}
+
+func (c *Client) issueURL(key string) string { return c.baseURL + "/browse/" + key }

@@ -1,0 +1,389 @@
+package jira
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	gojira "github.com/andygrunwald/go-jira"
+
+	"github.com/risksync/risksync/internal/registry"
+)
+
+// The mirror: what risksync last saw of each project's epics and their
+// children. The first use of a project lists them in full; later passes ask
+// only for what changed ("updated >=" the previous search, overlapped), which
+// is one search per project when nothing changed.
+
+var searchFields = []string{"summary", "description", "priority", "labels", "status", "resolution",
+	"issuetype", "parent", "project", "created", "updated"}
+
+type epicSnap struct {
+	ID, Key, Project     string
+	RiskKey              string
+	Summary, Description string
+	Priority             idName
+	Labels               []string
+	StatusName           string
+	StatusCat            string // new | indeterminate | done
+	Resolution           string
+	Created, Updated     time.Time
+	History              []gojira.ChangelogHistory
+}
+
+type childSnap struct {
+	Key, Parent      string
+	StatusCat        string
+	Created, Updated time.Time
+}
+
+type projectState struct {
+	pass      int
+	refreshed bool
+	fullAt    time.Time
+	cursor    time.Time
+	epics     map[string]*epicSnap   // issue key → epic
+	byRisk    map[string]string      // risk key → issue key
+	bySummary map[string][]string    // risk key → issues titled "[RISK-n] …" without our label
+	children  map[string]*childSnap  // child key → child
+	reported  map[string]EpicState   // epic key → state last returned by PullBack
+	dupes     map[string]bool        // risk keys already warned about
+}
+
+func newProjectState() *projectState {
+	return &projectState{epics: map[string]*epicSnap{}, byRisk: map[string]string{}, bySummary: map[string][]string{},
+		children: map[string]*childSnap{}, reported: map[string]EpicState{}, dupes: map[string]bool{}}
+}
+
+// refresh brings a project's mirror up to date once per pass.
+func (c *Client) refresh(ctx context.Context, project string) (*projectState, error) {
+	c.mu.Lock()
+	st, pass := c.projects[project], c.pass
+	c.mu.Unlock()
+	if st != nil && st.refreshed && st.pass == pass {
+		return st, nil
+	}
+	me, err := c.myself(ctx)
+	if err != nil {
+		return nil, err
+	}
+	start := c.now()
+	epicClause := fmt.Sprintf("project = %s AND (labels = %s OR issuetype = %s)", quote(project), quote("risk"), quote(c.epicType()))
+	if st == nil || start.Sub(st.fullAt) >= c.full {
+		ns := newProjectState()
+		if st != nil {
+			ns.reported = st.reported
+		}
+		issues, err := c.search(ctx, "search epics "+project, epicClause+" ORDER BY created ASC", searchFields, "changelog")
+		if err != nil {
+			return nil, err
+		}
+		for i := range issues {
+			ns.absorbEpic(&issues[i], c)
+		}
+		for _, chunk := range chunks(sortedKeys(ns.epics), 100) {
+			kids, err := c.search(ctx, "search child issues "+project, "parent in ("+strings.Join(chunk, ", ")+") ORDER BY created ASC", []string{"status", "parent", "created", "updated"}, "")
+			if err != nil {
+				return nil, err
+			}
+			for i := range kids {
+				ns.absorbChild(&kids[i])
+			}
+		}
+		ns.fullAt = start
+		st = ns
+	} else {
+		since := jqlSince(st.cursor, me)
+		keys := sortedKeys(st.epics)
+		parts := chunks(keys, 150)
+		if len(parts) == 0 {
+			parts = [][]string{nil}
+		}
+		for i, chunk := range parts {
+			var where []string
+			if i == 0 {
+				where = append(where, "("+epicClause+")")
+			}
+			if len(chunk) > 0 {
+				where = append(where, "parent in ("+strings.Join(chunk, ", ")+")")
+			}
+			jql := "updated >= " + since + " AND (" + strings.Join(where, " OR ") + ") ORDER BY updated ASC"
+			issues, err := c.search(ctx, "search changes "+project, jql, searchFields, "changelog")
+			if err != nil {
+				return nil, err
+			}
+			for j := range issues {
+				is := &issues[j]
+				_, known := st.epics[is.Key]
+				switch {
+				case known || riskKeyOfLabels(is) != "" || summaryRiskKey(is) != "":
+					if old := st.epics[is.Key]; old == nil || updatedOf(is).After(old.Updated) {
+						st.absorbEpic(is, c)
+					}
+				case is.Fields != nil && is.Fields.Parent != nil && st.epics[is.Fields.Parent.Key] != nil:
+					st.absorbChild(is)
+				default:
+					delete(st.children, is.Key) // moved to another parent
+				}
+			}
+		}
+	}
+	st.cursor, st.pass, st.refreshed = start, pass, true
+	c.mu.Lock()
+	c.projects[project] = st
+	c.mu.Unlock()
+	return st, nil
+}
+
+func (c *Client) epicType() string {
+	if c.cfg.EpicIssueType != "" {
+		return c.cfg.EpicIssueType
+	}
+	return "Epic"
+}
+
+func chunks(ss []string, n int) [][]string {
+	var out [][]string
+	for len(ss) > n {
+		out = append(out, ss[:n])
+		ss = ss[n:]
+	}
+	if len(ss) > 0 {
+		out = append(out, ss)
+	}
+	return out
+}
+
+func updatedOf(is *gojira.Issue) time.Time {
+	if is.Fields == nil {
+		return time.Time{}
+	}
+	return time.Time(is.Fields.Updated)
+}
+
+// riskKeyOfLabels finds the risksync-RISK-<n> label.
+func riskKeyOfLabels(is *gojira.Issue) string {
+	if is.Fields == nil {
+		return ""
+	}
+	for _, l := range is.Fields.Labels {
+		if rest, ok := cutPrefixFold(l, "risksync-"); ok {
+			if id, err := registry.ParseKey(rest); err == nil {
+				return registry.FormatKey(id)
+			}
+		}
+	}
+	return ""
+}
+
+// summaryRiskKey reads "[RISK-<n>] …", a weaker hint confirmed by the issue property.
+func summaryRiskKey(is *gojira.Issue) string {
+	if is.Fields == nil || !strings.HasPrefix(is.Fields.Summary, "[") {
+		return ""
+	}
+	end := strings.IndexByte(is.Fields.Summary, ']')
+	if end < 0 {
+		return ""
+	}
+	if id, err := registry.ParseKey(is.Fields.Summary[1:end]); err == nil {
+		return registry.FormatKey(id)
+	}
+	return ""
+}
+
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix) {
+		return s[len(prefix):], true
+	}
+	return "", false
+}
+
+func (st *projectState) absorbEpic(is *gojira.Issue, c *Client) {
+	f := is.Fields
+	if f == nil {
+		return
+	}
+	rk := riskKeyOfLabels(is)
+	if rk == "" {
+		if sk := summaryRiskKey(is); sk != "" && !contains(st.bySummary[sk], is.Key) {
+			st.bySummary[sk] = append(st.bySummary[sk], is.Key)
+		}
+		if old := st.epics[is.Key]; old != nil && old.RiskKey != "" {
+			rk = old.RiskKey // a person removed our label: still ours, labels get restored
+		} else {
+			return
+		}
+	}
+	e := &epicSnap{ID: is.ID, Key: is.Key, Project: f.Project.Key, RiskKey: rk, Summary: f.Summary, Description: f.Description,
+		Labels: append([]string(nil), f.Labels...), Created: time.Time(f.Created), Updated: time.Time(f.Updated)}
+	if f.Priority != nil {
+		e.Priority = idName{ID: f.Priority.ID, Name: f.Priority.Name}
+	}
+	if f.Status != nil {
+		e.StatusName, e.StatusCat = f.Status.Name, f.Status.StatusCategory.Key
+	}
+	if f.Resolution != nil {
+		e.Resolution = f.Resolution.Name
+	}
+	if is.Changelog != nil {
+		e.History = is.Changelog.Histories
+	}
+	st.epics[is.Key] = e
+	if cur, ok := st.byRisk[rk]; ok && cur != is.Key {
+		// Two epics for one risk: keep the oldest, say so once.
+		if idNum(cur) < idNum(is.Key) && st.epics[cur] != nil {
+			if !st.dupes[rk] {
+				st.dupes[rk] = true
+				c.log.Warn("jira: several epics carry one risk's label; using the oldest", "risk", rk, "epics", cur+","+is.Key)
+			}
+			return
+		}
+	}
+	st.byRisk[rk] = is.Key
+}
+
+func (st *projectState) absorbChild(is *gojira.Issue) {
+	f := is.Fields
+	if f == nil || f.Parent == nil {
+		return
+	}
+	ch := &childSnap{Key: is.Key, Parent: f.Parent.Key, Created: time.Time(f.Created), Updated: time.Time(f.Updated)}
+	if f.Status != nil {
+		ch.StatusCat = f.Status.StatusCategory.Key
+	}
+	st.children[is.Key] = ch
+}
+
+// idNum orders issue keys by their number (PAY-9 before PAY-10).
+func idNum(key string) int {
+	i := strings.LastIndexByte(key, '-')
+	n, _ := strconv.Atoi(key[i+1:])
+	return n
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// EpicState is an epic's work state as pull-back reports it.
+type EpicState struct {
+	RiskKey    string
+	Link       registry.Link
+	Status     string // the Jira status name
+	Resolution string // "" while unresolved
+}
+
+// Resolutions a person uses to say the work will not happen.
+var notPlannedResolutions = map[string]bool{"won't do": true, "won't fix": true, "declined": true, "duplicate": true,
+	"cannot reproduce": true, "obsolete": true, "rejected": true, "abandoned": true, "not a bug": true}
+
+func (c *Client) stateOf(st *projectState, e *epicSnap) EpicState {
+	me := c.account()
+	link := registry.Link{Tracker: registry.TrackerJira, Key: e.Key, URL: c.issueURL(e.Key), Current: true}
+	started := false
+	last := e.Created
+	for _, ch := range st.children {
+		if ch.Parent != e.Key {
+			continue
+		}
+		link.ChildrenTotal++
+		switch ch.StatusCat {
+		case "done":
+			link.ChildrenDone++
+			started = true
+		case "indeterminate":
+			started = true
+		}
+		last = maxTime(last, ch.Created, ch.Updated)
+	}
+	// The epic's own state changes, unless risksync made them.
+	for _, h := range e.History {
+		if me.is(&h.Author) {
+			continue
+		}
+		for _, it := range h.Items {
+			if it.Field == "status" || it.Field == "resolution" {
+				if t, err := parseJiraTime(h.Created); err == nil {
+					last = maxTime(last, t)
+				}
+			}
+		}
+	}
+	switch {
+	case e.StatusCat == "done" && notPlannedResolutions[strings.ToLower(e.Resolution)]:
+		link.State = registry.LinkNotPlanned
+	case e.StatusCat == "done":
+		link.State = registry.LinkDone
+	case e.StatusCat == "indeterminate" || started:
+		link.State = registry.LinkInProgress
+	default:
+		link.State = registry.LinkOpen
+	}
+	if !last.IsZero() {
+		t := registry.Truncate(last)
+		link.LastActivityAt = &t
+	}
+	return EpicState{RiskKey: e.RiskKey, Link: link, Status: e.StatusName, Resolution: e.Resolution}
+}
+
+func maxTime(ts ...time.Time) time.Time {
+	var m time.Time
+	for _, t := range ts {
+		if t.After(m) {
+			m = t
+		}
+	}
+	return m
+}
+
+func parseJiraTime(s string) (time.Time, error) {
+	for _, l := range []string{"2006-01-02T15:04:05.999-0700", time.RFC3339Nano} {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("jira: unreadable time %q", s)
+}
+
+// PullBack reports the epics of a project whose work state changed since the
+// last call (all of them on the first call): link state, children total/done
+// and the last movement of the linked work, excluding risksync's own edits.
+func (c *Client) PullBack(ctx context.Context, project string) ([]EpicState, error) {
+	c.op.Lock()
+	defer c.op.Unlock()
+	st, err := c.refresh(ctx, project)
+	if err != nil {
+		return nil, err
+	}
+	var out []EpicState
+	for _, key := range sortedKeys(st.epics) {
+		e := st.epics[key]
+		if st.byRisk[e.RiskKey] != key {
+			continue // a duplicate: the kept epic speaks for the risk
+		}
+		s := c.stateOf(st, e)
+		if prev, ok := st.reported[key]; ok && sameState(prev, s) {
+			continue
+		}
+		st.reported[key] = s
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].RiskKey < out[j].RiskKey })
+	return out, nil
+}
+
+func sameState(a, b EpicState) bool {
+	la, lb := a.Link, b.Link
+	ta, tb := la.LastActivityAt, lb.LastActivityAt
+	return la.State == lb.State && la.ChildrenTotal == lb.ChildrenTotal && la.ChildrenDone == lb.ChildrenDone &&
+		a.Status == b.Status && a.Resolution == b.Resolution &&
+		((ta == nil && tb == nil) || (ta != nil && tb != nil && ta.Equal(*tb)))
+}
