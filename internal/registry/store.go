@@ -43,10 +43,10 @@ type Store interface {
 	// newest limit entries.
 	History(ctx context.Context, key string, limit int) ([]HistoryEntry, error)
 
-	// Rescore recomputes derived fields of every risk (after the scoring
-	// configuration changed) and records what moved. It returns how many
-	// risks changed.
-	Rescore(ctx context.Context, actor string) (int, error)
+	// Rescore recomputes derived fields of every risk and records what moved,
+	// unless fingerprint (of the scoring configuration) equals the one stored
+	// by the last rescore; "" always rescores. It returns how many risks changed.
+	Rescore(ctx context.Context, actor, fingerprint string) (int, error)
 
 	Close() error
 }

@@ -3,6 +3,8 @@
 package scoring
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"strconv"
@@ -223,3 +225,14 @@ func FormatScore(s float64) string {
 }
 
 func num(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
+
+// Fingerprint identifies what derived values depend on (model, band names,
+// minimums, cadences), so a store rescores only when it changes.
+func (c Config) Fingerprint() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", c.Model)
+	for _, b := range c.Bands {
+		fmt.Fprintf(h, "%s %v %d\n", b.Name, b.MinScore, b.ReviewEvery)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16]
+}

@@ -378,7 +378,7 @@ func RunConformance(t *testing.T, open Opener) {
 			t.Fatal(err)
 		}
 		rescored := sqlstore.New(e.store.DB(), dialectOf(e.store), registry.StoreOptions{Derive: cfg.ScoringConfig().Derive, Now: e.clock.Now})
-		n, err := rescored.Rescore(e.ctx, registry.ActorConfig)
+		n, err := rescored.Rescore(e.ctx, registry.ActorConfig, "bands-v2")
 		if err != nil || n != 2 {
 			t.Fatalf("rescore changed %d (%v), want 2", n, err)
 		}
@@ -390,8 +390,12 @@ func RunConformance(t *testing.T, open Opener) {
 		if h[0].Actor != registry.ActorConfig || h[0].Field != "band" || deref(h[0].OldValue) != "high" {
 			t.Fatalf("rescore history %+v", h[0])
 		}
-		if n, _ := rescored.Rescore(e.ctx, registry.ActorConfig); n != 0 {
-			t.Fatalf("second rescore changed %d, want 0", n)
+		before := rescored.Statements()
+		if n, _ := rescored.Rescore(e.ctx, registry.ActorConfig, "bands-v2"); n != 0 || rescored.Statements()-before != 3 {
+			t.Fatalf("same fingerprint: changed %d in %d statements; want 0 changes, BEGIN + one read + COMMIT", n, rescored.Statements()-before)
+		}
+		if n, _ := rescored.Rescore(e.ctx, registry.ActorConfig, ""); n != 0 {
+			t.Fatalf("forced rescore with nothing to change changed %d", n)
 		}
 	})
 

@@ -546,11 +546,27 @@ func (s *Store) History(ctx context.Context, key string, limit int) ([]registry.
 	return out, nil
 }
 
+const scoringFingerprint = "scoring_fingerprint"
+
 // Rescore implements registry.Store: one transaction, one read, and a write
 // only for risks whose derived fields moved.
-func (s *Store) Rescore(ctx context.Context, actor string) (int, error) {
+func (s *Store) Rescore(ctx context.Context, actor, fingerprint string) (int, error) {
 	changed := 0
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		if fingerprint != "" {
+			var stored string
+			err := s.get(ctx, tx, &stored, `SELECT value FROM registry_meta WHERE name = ?`+s.dialect.ForUpdate, scoringFingerprint)
+			if err == nil && stored == fingerprint {
+				return nil
+			}
+			if err != nil && !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			if err := s.exec(ctx, tx, `INSERT INTO registry_meta (name, value) VALUES (?, ?)
+				ON CONFLICT (name) DO UPDATE SET value = excluded.value`, scoringFingerprint, fingerprint); err != nil {
+				return err
+			}
+		}
 		var rows []riskRow
 		if err := s.selectAll(ctx, tx, &rows, `SELECT `+riskColumns+` FROM risks ORDER BY id`+s.dialect.ForUpdate); err != nil {
 			return err

@@ -76,7 +76,15 @@ $$ LANGUAGE plpgsql;
 CREATE TRIGGER risk_history_append_only BEFORE UPDATE OR DELETE ON risk_history
     FOR EACH ROW EXECUTE FUNCTION risk_history_append_only();
 
+-- Settings the registry keeps about itself, e.g. the scoring fingerprint
+-- that tells when the scoring configuration changed and risks need rescoring.
+CREATE TABLE registry_meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
 -- +goose Down
+DROP TABLE registry_meta;
 DROP TABLE risk_history;
 DROP FUNCTION risk_history_append_only();
 DROP TABLE risk_sources;

@@ -79,7 +79,15 @@ BEGIN
 END;
 -- +goose StatementEnd
 
+-- Settings the registry keeps about itself, e.g. the scoring fingerprint
+-- that tells when the scoring configuration changed and risks need rescoring.
+CREATE TABLE registry_meta (
+    name  TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
 -- +goose Down
+DROP TABLE registry_meta;
 DROP TABLE risk_history;
 DROP TABLE risk_sources;
 DROP TABLE risk_links;
