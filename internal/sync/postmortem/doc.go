@@ -16,6 +16,7 @@
 //	func Parse(body string) []Table
 //	func ProblemComment(tables []Table, unknownOwners map[int]string, teamNames []string) string
 //	func MatchOwner[T any](cell string, match func(string) *T) *T
+//	const ProblemMarker = "<!-- risksync:intake-problems -->" // first line of the comment
 //
 // # Tables
 //
@@ -45,8 +46,8 @@
 //
 // Text inside fenced code blocks (``` or ~~~, unclosed fences run to the end)
 // and inside HTML comments starting a line ("<!--" ... "-->", as issue
-// templates use for instructions) is not read. Tables inside block quotes or
-// list items are not read either.
+// templates use for instructions) is not read. Indented tables (in a list
+// item) are read; tables in block quotes ("> | Risk | ... |") are not.
 //
 // # Ratings
 //

@@ -13,7 +13,7 @@ func FuzzParse(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(string(essay))
-	f.Add(body50())
+	f.Add("# PM\n\n| 10:02 | paged |\n\nprose\n| Risk | one |\n| Impact | 4 — a |\n\n| Risk | two |\n| Likelihood | **low** |\n| Owner | @acme/sre |\n")
 	f.Add("| Field | Value |\r\n|---|---|\r\n| Risk | a \\| b |\r\n| Impact | 4 — x |\r\n| Scope | high – y |\r\n| Likelihood | 2 - z |\r\n| Owner | o |\r\n")
 	f.Add("```\n| Risk | hidden |\n```\n<!--\n| Risk | hidden |\n-->\n| Impact | 3-4 |\n| Scope | 4.5 |\n| **Owner:** | x |")
 	f.Add("| Risk | Mitigation |\n|---|---|\n| a | b |\n\n| 10:02 | paged |\n| Risk | x | y | z |\n| Impact | 9 |\n| Impact | (5) |")

@@ -117,7 +117,8 @@ type parser struct {
 	fenceChar byte // '`' or '~' while inside a fenced code block
 	fenceLen  int
 	inComment bool
-	done      bool // MaxTables reached
+	done      bool     // MaxTables reached
+	cells     []string // scratch for splitCells
 }
 
 func (p *parser) line(n int, s string) {
@@ -151,7 +152,8 @@ func (p *parser) line(n int, s string) {
 	if p.cur == nil {
 		p.cur = &tableState{line: n, prev: -1}
 	}
-	cells := splitCells(strings.TrimRight(t, " \t"))
+	cells := splitCells(p.cells[:0], strings.TrimRight(t, " \t"))
+	p.cells = cells[:0] // reused: a long table costs no allocation per row
 	if isSeparator(cells) {
 		p.cur.separator()
 		return
@@ -184,12 +186,11 @@ func closesFence(t string, c byte, n int) bool {
 	return i >= n && strings.TrimSpace(t[i:]) == ""
 }
 
-// splitCells splits a row on unescaped pipes, GFM style: a backslash escapes
-// the next character, and "\|" becomes a literal pipe. Cells are trimmed;
-// the empty cell before the leading pipe and empty cells at the end (the
-// trailing pipe, "| Impact | |") are dropped.
-func splitCells(s string) []string {
-	var cells []string
+// splitCells appends the cells of row s to cells. It splits on unescaped
+// pipes, GFM style: a backslash escapes the next character, and "\|" becomes
+// a literal pipe. Cells are trimmed; the empty cell before the leading pipe
+// and empty cells at the end (the trailing pipe, "| Impact | |") are dropped.
+func splitCells(cells []string, s string) []string {
 	start := 1 // s starts with '|'
 	for i := 1; i < len(s); i++ {
 		switch s[i] {
@@ -420,7 +421,7 @@ func (st *tableState) table(pos int) Table {
 	case !o.set:
 		add(fOwner, st.line, "", "The table has no Owner row%s; add `| Owner | team |` naming one of the configured teams.", unowned)
 	default:
-		t.Owner = cut(fOwner, o, oneLine(o.value), MaxOwnerLen)
+		t.Owner = strings.TrimSpace(cut(fOwner, o, oneLine(o.value), MaxOwnerLen))
 		if t.Owner == "" {
 			add(fOwner, o.line, "", "Owner is empty%s; name one of the configured teams.", unowned)
 		}

@@ -328,7 +328,7 @@ func TestSplitCells(t *testing.T) {
 		{strings.Repeat("|x", 40), append(slices.Repeat([]string{"x"}, maxCells-1), strings.Repeat("x|", 40-maxCells)+"x")},
 	}
 	for _, tc := range tests {
-		if got := splitCells(tc.in); !slices.Equal(got, tc.want) {
+		if got := splitCells(nil, tc.in); !slices.Equal(got, tc.want) {
 			t.Errorf("splitCells(%q) = %q, want %q", tc.in, got, tc.want)
 		}
 	}
@@ -356,5 +356,44 @@ func BenchmarkParse50Tables(b *testing.B) {
 		if got := Parse(body); len(got) != MaxTables {
 			b.Fatalf("got %d tables", len(got))
 		}
+	}
+}
+
+// TestParseHostileBodies checks that 1 MiB bodies built to hurt give bounded
+// results (and, by the test's speed, linear time).
+func TestParseHostileBodies(t *testing.T) {
+	const mb = 1 << 20
+	tests := []struct {
+		name   string
+		body   string
+		tables int
+	}{
+		{"one line of pipes", strings.Repeat("|", mb), 0},
+		{"escaped pipes", "| Risk | " + strings.Repeat(`\|`, mb/2) + " |", 1},
+		{"a million rows", strings.Repeat("| Risk | x |\n", mb/13), 1},
+		{"many tables", strings.Repeat("| Risk | x |\n\n", mb/14), MaxTables},
+		{"unclosed fences", strings.Repeat("```\n", mb/4), 0},
+		{"huge description", "| Risk | x |\n| Description | " + strings.Repeat("é", mb/2) + " |", 1},
+		{"huge explanation", "| Risk | x |\n| Impact | 3 — " + strings.Repeat("y", mb) + " |", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Parse(tc.body)
+			if len(got) != tc.tables {
+				t.Fatalf("got %d tables, want %d", len(got), tc.tables)
+			}
+			for _, tb := range got {
+				size := len(tb.Title) + len(tb.Description) + len(tb.Owner)
+				for _, e := range tb.Explanations {
+					size += len(e)
+				}
+				for _, p := range tb.Problems {
+					size += len(p.Cell) + len(p.Message)
+				}
+				if len(tb.Title) > MaxTitleLen || len(tb.Problems) > MaxProblems+1 || size > 80<<10 {
+					t.Errorf("table %d: title %d bytes, %d problems, %d bytes in all", tb.Position, len(tb.Title), len(tb.Problems), size)
+				}
+			}
+		})
 	}
 }
