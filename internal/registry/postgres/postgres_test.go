@@ -12,4 +12,12 @@ func TestConformance(t *testing.T) {
 		t.Skipf("%s is not set; CI sets it and then a failure to connect fails this test", registrytest.PostgresEnv)
 	}
 	registrytest.RunConformance(t, registrytest.Backends()["postgres"])
+	registrytest.RunReportConformance(t, registrytest.Backends()["postgres"])
+}
+
+func BenchmarkStore(b *testing.B) {
+	if os.Getenv(registrytest.PostgresEnv) == "" {
+		b.Skipf("%s is not set", registrytest.PostgresEnv)
+	}
+	registrytest.RunBenchmarks(b, registrytest.Backends()["postgres"])
 }

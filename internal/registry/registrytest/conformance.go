@@ -454,3 +454,68 @@ func deref(p *string) string {
 }
 
 func dialectOf(s *sqlstore.Store) sqlstore.Dialect { return s.Dialect() }
+
+// RunReportConformance checks the registry.ReportStore part of a store.
+func RunReportConformance(t *testing.T, open Opener) {
+	ctx := context.Background()
+	t.Run("Snapshots", func(t *testing.T) {
+		clock := NewClock()
+		s := open(t, DefaultOptions(clock))
+		day := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+		for i := 0; i < 3; i++ {
+			snap := registry.Snapshot{Day: day.AddDate(0, 0, i), Exposure: float64(100 + i), Risks: 3, ByBand: map[string]int{"high": 2, "unscored": 1}, Top: []string{"RISK-2", "RISK-1"}}
+			if err := s.SaveSnapshot(ctx, snap); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// A later snapshot the same day replaces the earlier one.
+		if err := s.SaveSnapshot(ctx, registry.Snapshot{Day: day.AddDate(0, 0, 2), Exposure: 7, ByBand: map[string]int{}, Top: []string{}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Snapshots(ctx, day.AddDate(0, 0, 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].Exposure != 101 || got[0].ByBand["high"] != 2 || got[0].Top[0] != "RISK-2" || got[1].Exposure != 7 || !got[0].Day.Equal(day.AddDate(0, 0, 1)) {
+			t.Fatalf("snapshots %+v", got)
+		}
+	})
+	t.Run("HistorySince", func(t *testing.T) {
+		clock := NewClock()
+		s := open(t, DefaultOptions(clock))
+		a, _ := s.CreateRisk(ctx, NewRisk("a", 1, 1, 1), "alice")
+		clock.Advance(48 * time.Hour)
+		since := clock.Now()
+		if _, err := s.UpdateRisk(ctx, a.Key, "bob", func(r *registry.Risk) error { r.Impact = Ptr(5); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		s.CreateRisk(ctx, NewRisk("b", 2, 2, 2), "carol")
+		h, err := s.HistorySince(ctx, since)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(h) == 0 || h[0].RiskKey != a.Key || h[0].Field != "impact" || h[len(h)-1].RiskKey != "RISK-2" {
+			t.Fatalf("history since %+v", h)
+		}
+		for _, e := range h {
+			if e.At.Before(since) {
+				t.Fatalf("entry before since: %+v", e)
+			}
+		}
+	})
+	t.Run("Publications", func(t *testing.T) {
+		s := open(t, DefaultOptions(NewClock()))
+		if p, err := s.Publication(ctx, "2026-W10", "webhook"); p != nil || err != nil {
+			t.Fatalf("missing publication: %v %v", p, err)
+		}
+		for _, p := range []registry.Publication{{Week: "2026-W10", Channel: "webhook", Attempts: 1, LastError: "503"}, {Week: "2026-W10", Channel: "webhook", Attempts: 2, Delivered: true}} {
+			if err := s.SavePublication(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		p, err := s.Publication(ctx, "2026-W10", "webhook")
+		if err != nil || !p.Delivered || p.Attempts != 2 || p.LastError != "" {
+			t.Fatalf("publication %+v %v", p, err)
+		}
+	})
+}

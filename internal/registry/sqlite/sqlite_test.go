@@ -8,4 +8,9 @@ import (
 
 func TestConformance(t *testing.T) {
 	registrytest.RunConformance(t, registrytest.Backends()["sqlite"])
+	registrytest.RunReportConformance(t, registrytest.Backends()["sqlite"])
+}
+
+func BenchmarkStore(b *testing.B) {
+	registrytest.RunBenchmarks(b, registrytest.Backends()["sqlite"])
 }
