@@ -519,3 +519,67 @@ func RunReportConformance(t *testing.T, open Opener) {
 		}
 	})
 }
+
+// RunSyncConformance checks the registry.SyncStore part of a store.
+func RunSyncConformance(t *testing.T, open Opener) {
+	ctx := context.Background()
+	t.Run("State", func(t *testing.T) {
+		s := open(t, DefaultOptions(NewClock()))
+		if _, ok, err := s.State(ctx, "cursor:github"); ok || err != nil {
+			t.Fatalf("missing state: %v %v", ok, err)
+		}
+		for _, kv := range [][2]string{{"intent:RISK-1", "a"}, {"intent:RISK-2", "b"}, {"intent:RISK-1", "c"}, {"cursor:github", "d"}} {
+			if err := s.SetState(ctx, kv[0], kv[1]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if v, ok, _ := s.State(ctx, "intent:RISK-1"); !ok || v != "c" {
+			t.Fatalf("state %q %v", v, ok)
+		}
+		m, err := s.StatesWithPrefix(ctx, "intent:")
+		if err != nil || len(m) != 2 || m["intent:RISK-2"] != "b" {
+			t.Fatalf("prefix %v %v", m, err)
+		}
+		if err := s.DeleteState(ctx, "intent:RISK-1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DeleteState(ctx, "intent:RISK-1"); err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := s.StatesWithPrefix(ctx, "intent:"); len(m) != 1 {
+			t.Fatalf("after delete %v", m)
+		}
+	})
+	t.Run("WebhookQueueDropsReplays", func(t *testing.T) {
+		s := open(t, DefaultOptions(NewClock()))
+		n := registry.Notification{Tracker: "github", DeliveryID: "d-1", Kind: registry.NotifyEpic, IssueKey: "acme/rel#3", RiskKey: "RISK-3", Action: "closed"}
+		for i, want := range []bool{true, false} {
+			fresh, err := s.Enqueue(ctx, n)
+			if err != nil || fresh != want {
+				t.Fatalf("enqueue #%d: fresh %v err %v, want %v", i, fresh, err, want)
+			}
+		}
+		other := n
+		other.Tracker = "jira" // delivery ids are per tracker
+		if fresh, _ := s.Enqueue(ctx, other); !fresh {
+			t.Fatal("same id from another tracker was dropped")
+		}
+		if _, err := s.Enqueue(ctx, registry.Notification{Tracker: "github"}); registry.ErrorCode(err) != registry.EINVALID {
+			t.Fatalf("no delivery id: %v", err)
+		}
+		p, err := s.Pending(ctx, 10)
+		if err != nil || len(p) != 2 || p[0].RiskKey != "RISK-3" || p[0].Action != "closed" {
+			t.Fatalf("pending %+v %v", p, err)
+		}
+		if err := s.MarkProcessed(ctx, []int64{p[0].ID}); err != nil {
+			t.Fatal(err)
+		}
+		if p, _ := s.Pending(ctx, 10); len(p) != 1 || p[0].Tracker != "jira" {
+			t.Fatalf("after processing %+v", p)
+		}
+		// Still a replay after processing.
+		if fresh, _ := s.Enqueue(ctx, n); fresh {
+			t.Fatal("a processed delivery was accepted again")
+		}
+	})
+}
