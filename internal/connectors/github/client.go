@@ -17,10 +17,12 @@
 // How it keeps GitHub calm:
 //   - Epics are found through one listing per repository (label `risk`,
 //     `since` the newest updated_at seen, ETag): an index of every epic is
-//     kept in memory and refreshed incrementally, so a pass over unchanged
-//     risks costs a 304 per repository, never a request per risk. The index
-//     is reused for Options.ListingMaxAge (default 30s) before it is listed
-//     again, also before a create.
+//     kept in memory and refreshed incrementally. PullBack adds one listing
+//     of the repository's issues changed since the last pass (child work).
+//     A pass over unchanged risks costs two 304s per repository (free
+//     against the rate limit), never a request per risk. EnsureEpic reuses
+//     the index for Options.ListingMaxAge (default 30s), also before a
+//     create; a create whose outcome is unknown always lists again.
 //   - The rendered body carries the marker `<!-- risksync:RISK-n -->` and a
 //     line of hashes of what risksync last wrote; an unchanged risk sends
 //     nothing, and a field whose hash no longer matches was edited by a
@@ -104,9 +106,11 @@ type Client struct {
 	orgTypes   map[string][]string        // org → issue type names (nil: none)
 	repoLabels map[string]map[string]bool // repo → lower-cased existing labels
 	repos      map[string]*repoState
-	etags      map[string]string // URL → ETag of its first page
+	etags      map[string]etagEntry // listing slot → last URL and its first page's ETag
 	own        map[string]time.Time
 	pmCache    map[string][]registry.Postmortem
+	pending    map[string]bool   // epics in other repositories whose child moved
+	ownState   map[string]string // epic key → "state/reason" CloseEpic or ReopenEpic set
 }
 
 // New builds a Client. It sends no request.
@@ -154,7 +158,8 @@ func New(opts Options) (*Client, error) {
 	c := &Client{cfg: opts.Config, bands: opts.Bands, log: opts.Logger, now: opts.Now, maxAge: opts.ListingMaxAge,
 		epicType: opts.Config.EpicIssueType, pmLabel: opts.Config.Postmortem.Label,
 		orgTypes: map[string][]string{}, repoLabels: map[string]map[string]bool{}, repos: map[string]*repoState{},
-		etags: map[string]string{}, own: map[string]time.Time{}, pmCache: map[string][]registry.Postmortem{}}
+		etags: map[string]etagEntry{}, own: map[string]time.Time{}, pmCache: map[string][]registry.Postmortem{},
+		pending: map[string]bool{}, ownState: map[string]string{}}
 	if c.pmLabel == "" {
 		c.pmLabel = "postmortem"
 	}
@@ -170,7 +175,7 @@ func New(opts Options) (*Client, error) {
 		bottom = http.DefaultTransport
 	}
 	metered := *base
-	metered.Transport = &meter{next: bottom, basePath: u.Path, now: opts.Now, log: opts.Logger, hook: opts.OnRequest}
+	metered.Transport = &meter{next: bottom, basePath: u.Path, log: opts.Logger, hook: opts.OnRequest}
 	c.gov = &governor{now: opts.Now, sleep: opts.Sleep, minWrite: opts.MinWriteInterval, maxWait: opts.MaxWait,
 		log: opts.Logger, writeSem: make(chan struct{}, 1)}
 	rc := &retryablehttp.Client{
@@ -200,6 +205,8 @@ func New(opts Options) (*Client, error) {
 	}
 	return c, nil
 }
+
+type etagEntry struct{ url, etag string }
 
 func sleepCtx(ctx context.Context, d time.Duration) error {
 	if d <= 0 {

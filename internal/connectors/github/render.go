@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/scoring"
@@ -52,7 +53,7 @@ type desired struct {
 
 func (c *Client) render(want Epic, typ string) desired {
 	r := want.Risk
-	d := desired{key: r.Key, title: fmt.Sprintf("[%s] %s", r.Key, oneLine(r.Title)), typ: typ}
+	d := desired{key: r.Key, title: clip(fmt.Sprintf("[%s] %s", r.Key, oneLine(r.Title)), maxTitleRunes), typ: typ}
 	d.labels = c.wantLabels(r, want.Band)
 
 	var b strings.Builder
@@ -94,10 +95,13 @@ func (c *Client) render(want Epic, typ string) desired {
 		fmt.Fprintf(&b, "\n**Score:** %s\n", oneLine(want.Explanation))
 	}
 	if desc := strings.TrimSpace(normalize(r.Description)); desc != "" {
+		if room := maxBodyRunes - utf8.RuneCountInString(b.String()) - 400; utf8.RuneCountInString(desc) > room {
+			desc = clip(desc, max(room, 0)) + "\n\n_(truncated: the full description is in the registry)_"
+		}
 		fmt.Fprintf(&b, "\n### Description\n\n%s\n", desc)
 	}
 	content := b.String()
-	d.hashes = map[string]string{"title": hash(d.title), "body": hash(canonContent(content)), "labels": hash(strings.Join(d.labels, "\n")), "type": hash(d.typ)}
+	d.hashes = map[string]string{"title": hash(d.title), "body": hash(canonContent(content)), "labels": labelsHash(d.labels), "type": hash(d.typ)}
 	d.body = content + "\n" + stateLine(d.hashes) + "\n"
 	return d
 }
@@ -177,13 +181,42 @@ func (c *Client) observe(title, body string, labels []string, typ string) actual
 		}
 	}
 	return actual{stored: stored, hashes: map[string]string{"title": hash(title), "body": hash(canonContent(body)),
-		"labels": hash(strings.Join(c.ownedOf(labels), "\n")), "type": hash(typ)}}
+		"labels": labelsHash(c.ownedOf(labels)), "type": hash(typ)}}
 }
 
 // canonContent is a body without risksync's state line, line endings and
 // trailing blank lines normalised.
 func canonContent(body string) string {
 	return strings.TrimRight(stateRe.ReplaceAllString(normalize(body), ""), "\n \t") + "\n"
+}
+
+// labelsHash ignores case: GitHub matches label names case-insensitively,
+// so a label renamed "Risk" must not cause a write on every pass.
+func labelsHash(labels []string) string {
+	l := make([]string, len(labels))
+	for i, s := range labels {
+		l[i] = strings.ToLower(s)
+	}
+	slices.Sort(l)
+	return hash(strings.Join(l, "\n"))
+}
+
+// GitHub's limits: longer titles and bodies are refused with 422.
+const (
+	maxTitleRunes = 256
+	maxBodyRunes  = 65536
+)
+
+// clip shortens s to at most n runes, marking the cut.
+func clip(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	if n < 1 {
+		return ""
+	}
+	return string(r[:n-1]) + "…"
 }
 
 func hash(s string) string {

@@ -247,7 +247,6 @@ func jitter(d time.Duration) time.Duration {
 type meter struct {
 	next     http.RoundTripper
 	basePath string
-	now      func() time.Time
 	log      *slog.Logger
 	hook     func(method, route string, status int, d time.Duration)
 }

@@ -36,6 +36,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 // Defaults of a new server.
@@ -158,6 +159,8 @@ type Server struct {
 	rateLimit  int
 	remaining  int
 	reset      time.Time
+	inflight   int // writes being served
+	maxFlight  int
 }
 
 // Option configures a Server.
@@ -366,6 +369,13 @@ func (s *Server) Count(method, route string) int {
 	return n
 }
 
+// MaxConcurrentWrites is the most writes the fake ever served at once.
+func (s *Server) MaxConcurrentWrites() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.maxFlight
+}
+
 // Writes counts requests that are not GET or HEAD.
 func (s *Server) Writes() int {
 	n := 0
@@ -474,6 +484,19 @@ func (s *Server) addSub(parent, child *Issue) {
 
 // --- HTTP ---
 
+// Routes the fake serves, named as GitHub's REST description names them
+// (for Fault.Route and Count).
+const (
+	RouteUser       = "/user"
+	RouteIssueTypes = "/orgs/{org}/issue-types"
+	RouteIssues     = "/repos/{owner}/{repo}/issues"
+	RouteIssue      = "/repos/{owner}/{repo}/issues/{issue_number}"
+	RouteComments   = "/repos/{owner}/{repo}/issues/{issue_number}/comments"
+	RouteEvents     = "/repos/{owner}/{repo}/issues/{issue_number}/events"
+	RouteSubIssues  = "/repos/{owner}/{repo}/issues/{issue_number}/sub_issues"
+	RouteLabels     = "/repos/{owner}/{repo}/labels"
+)
+
 type routeFunc func(w http.ResponseWriter, r *http.Request) (int, any)
 
 func (s *Server) routes() {
@@ -483,19 +506,19 @@ func (s *Server) routes() {
 			s.writeJSON(w, r, status, body)
 		})
 	}
-	h("GET /user", s.getUser)
-	h("GET /orgs/{org}/issue-types", s.listIssueTypes)
-	h("GET /repos/{owner}/{repo}/issues", s.listIssues)
-	h("POST /repos/{owner}/{repo}/issues", s.postIssue)
-	h("GET /repos/{owner}/{repo}/issues/{issue_number}", s.getIssue)
-	h("PATCH /repos/{owner}/{repo}/issues/{issue_number}", s.patchIssue)
-	h("GET /repos/{owner}/{repo}/issues/{issue_number}/comments", s.listComments)
-	h("POST /repos/{owner}/{repo}/issues/{issue_number}/comments", s.postComment)
-	h("GET /repos/{owner}/{repo}/issues/{issue_number}/events", s.listEvents)
-	h("GET /repos/{owner}/{repo}/issues/{issue_number}/sub_issues", s.listSubIssues)
-	h("POST /repos/{owner}/{repo}/issues/{issue_number}/sub_issues", s.postSubIssue)
-	h("GET /repos/{owner}/{repo}/labels", s.listLabels)
-	h("POST /repos/{owner}/{repo}/labels", s.postLabel)
+	h("GET "+RouteUser, s.getUser)
+	h("GET "+RouteIssueTypes, s.listIssueTypes)
+	h("GET "+RouteIssues, s.listIssues)
+	h("POST "+RouteIssues, s.postIssue)
+	h("GET "+RouteIssue, s.getIssue)
+	h("PATCH "+RouteIssue, s.patchIssue)
+	h("GET "+RouteComments, s.listComments)
+	h("POST "+RouteComments, s.postComment)
+	h("GET "+RouteEvents, s.listEvents)
+	h("GET "+RouteSubIssues, s.listSubIssues)
+	h("POST "+RouteSubIssues, s.postSubIssue)
+	h("GET "+RouteLabels, s.listLabels)
+	h("POST "+RouteLabels, s.postLabel)
 }
 
 type rawResponse struct {
@@ -518,6 +541,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	idx := len(s.requests)
 	s.requests = append(s.requests, rec)
 	fault := s.takeFault(r.Method, route)
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		s.inflight++
+		s.maxFlight = max(s.maxFlight, s.inflight)
+		defer func() {
+			s.mu.Lock()
+			s.inflight--
+			s.mu.Unlock()
+		}()
+	}
 	s.mu.Unlock()
 	setStatus := func(code int) {
 		s.mu.Lock()
@@ -749,6 +781,8 @@ func (s *Server) lookup(r *http.Request) (*repo, *Issue, bool) {
 
 func (s *Server) base(r *http.Request) string { return "http://" + r.Host + "/api/v3" }
 
+// issueJSON renders an issue. closed_by appears only in single-issue
+// responses (GET/PATCH one issue), as on GitHub; lists omit it.
 func (s *Server) issueJSON(r *http.Request, is *Issue) map[string]any {
 	base := s.base(r)
 	labels := []map[string]any{}
@@ -770,7 +804,7 @@ func (s *Server) issueJSON(r *http.Request, is *Issue) map[string]any {
 		"repository_url": fmt.Sprintf("%s/repos/%s", base, is.Repo),
 		"html_url":       fmt.Sprintf("http://%s/%s/issues/%d", r.Host, is.Repo, is.Number),
 	}
-	if is.ClosedBy != "" {
+	if is.ClosedBy != "" && r.PathValue("issue_number") != "" && !strings.HasSuffix(r.Pattern, "/sub_issues") {
 		m["closed_by"] = user(is.ClosedBy)
 	}
 	if is.Type != "" {
@@ -959,6 +993,19 @@ func decode(r *http.Request, v any) bool {
 	return err == nil && json.Unmarshal(b, v) == nil
 }
 
+// tooLong applies GitHub's limits on titles (256) and bodies (65536 characters).
+func tooLong(in issueBody) (int, any, bool) {
+	if in.Title != nil && utf8.RuneCountInString(*in.Title) > 256 {
+		code, body := invalid("Issue", "title", "custom")
+		return code, body, true
+	}
+	if in.Body != nil && utf8.RuneCountInString(*in.Body) > 65536 {
+		code, body := invalid("Issue", "body", "custom")
+		return code, body, true
+	}
+	return 0, nil, false
+}
+
 func (s *Server) validType(repoName, name string) bool {
 	org, _, _ := strings.Cut(repoName, "/")
 	return slices.Contains(s.issueTypes[org], name)
@@ -977,6 +1024,9 @@ func (s *Server) postIssue(w http.ResponseWriter, r *http.Request) (int, any) {
 	}
 	if in.Type != nil && *in.Type != "" && !s.validType(rp.name, *in.Type) {
 		return invalid("Issue", "type", "invalid")
+	}
+	if code, body, bad := tooLong(in); bad {
+		return code, body
 	}
 	ni := NewIssue{Title: *in.Title, Author: s.login}
 	if in.Body != nil {
@@ -1019,6 +1069,9 @@ func (s *Server) patchIssue(w http.ResponseWriter, r *http.Request) (int, any) {
 	}
 	if in.Type != nil && *in.Type != "" && !s.validType(rp.name, *in.Type) {
 		return invalid("Issue", "type", "invalid")
+	}
+	if code, body, bad := tooLong(in); bad {
+		return code, body
 	}
 	now := s.clock()
 	if in.Title != nil && *in.Title != is.Title {
@@ -1076,8 +1129,22 @@ func (s *Server) listComments(w http.ResponseWriter, r *http.Request) (int, any)
 	if !ok || is == nil {
 		return notFound()
 	}
+	var since time.Time
+	if v := r.URL.Query().Get("since"); v != "" {
+		t, err := time.Parse(time.RFC3339, v)
+		if err != nil {
+			return invalid("IssueComment", "since", "invalid")
+		}
+		since = t
+	}
+	var sel []Comment
+	for _, c := range is.Comments {
+		if !c.CreatedAt.Before(since) {
+			sel = append(sel, c)
+		}
+	}
 	out := []map[string]any{}
-	for _, c := range paginate(w, r, is.Comments) {
+	for _, c := range paginate(w, r, sel) {
 		out = append(out, commentJSON(r, rp.name, is.Number, c))
 	}
 	return http.StatusOK, out
