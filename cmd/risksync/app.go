@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -25,6 +26,11 @@ type Main struct {
 	Stdout, Stderr io.Writer
 	LookupEnv      func(string) (string, bool)
 	Now            func() time.Time
+
+	// Tests point these at the tracker fakes; nil means the real thing.
+	HTTPClient       *http.Client
+	Sleep            func(context.Context, time.Duration) error
+	MinWriteInterval time.Duration
 
 	configFlag string
 	cfg        *config.Config

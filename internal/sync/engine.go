@@ -87,6 +87,8 @@ type Result struct {
 	Failures []Failure      `json:"failures"`
 	Started  time.Time      `json:"started"`
 	Duration time.Duration  `json:"-"`
+	// Risks is the registry as the pass left it, ranked (for metrics).
+	Risks []*registry.Risk `json:"-"`
 }
 
 // Converged reports whether every risk reached its desired state.
@@ -200,6 +202,9 @@ func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
 		e.push(ctx, res, ix, ix.byKey[key], live, dryRun)
 	}
 	e.pullBack(ctx, res, ix, live, dryRun)
+	for _, key := range ix.order {
+		res.Risks = append(res.Risks, ix.byKey[key])
+	}
 	return res
 }
 

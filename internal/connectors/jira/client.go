@@ -48,22 +48,22 @@ type Options struct {
 // Client talks to one Jira site. Its methods are safe for concurrent use;
 // the ones touching the per-project mirror run one at a time.
 type Client struct {
-	cfg      *config.Jira
-	bands    []scoring.Band
-	log      *slog.Logger
-	now      func() time.Time
-	sleep    func(ctx context.Context, d time.Duration) error
-	maxWait  time.Duration
-	full     time.Duration
-	settle   time.Duration
-	jc       *gojira.Client
-	baseURL  string
-	authMode string // basic | bearer
+	cfg     *config.Jira
+	bands   []scoring.Band
+	log     *slog.Logger
+	now     func() time.Time
+	sleep   func(ctx context.Context, d time.Duration) error
+	maxWait time.Duration
+	full    time.Duration
+	settle  time.Duration
+	jc      *gojira.Client
+	baseURL string
 
 	op sync.Mutex // serialises operations on the mirror below
 
 	mu       sync.Mutex
 	cloud    *bool
+	epicLink *string // Data Center's Epic Link field id, "" if none
 	me       *account
 	pass     int
 	meta     map[string]*projectMeta // per pass
@@ -120,8 +120,8 @@ func New(opts Options) (*Client, error) {
 	c := &Client{
 		cfg: opts.Config, bands: opts.Bands, log: opts.Logger, now: opts.Now, sleep: opts.Sleep,
 		maxWait: opts.MaxWait, full: opts.FullRefresh, settle: opts.SearchSettle,
-		baseURL: base, authMode: mode,
-		meta: map[string]*projectMeta{}, projects: map[string]*projectState{},
+		baseURL: base,
+		meta:    map[string]*projectMeta{}, projects: map[string]*projectState{},
 		created: map[string]createdIssue{}, pending: map[string]time.Time{},
 	}
 	if c.log == nil {
@@ -149,12 +149,12 @@ func New(opts Options) (*Client, error) {
 		c.cloud = ptr(false)
 	}
 
-	base0 := opts.HTTPClient
-	if base0 == nil {
-		base0 = &http.Client{Timeout: 60 * time.Second}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
 	}
-	inner := *base0
-	inner.Transport = &authTransport{next: transportOf(base0), mode: mode, email: opts.Email, token: opts.APIToken, pat: opts.PAT, hook: opts.OnRequest, now: c.now}
+	inner := *hc // keep its timeout and jar; add credentials below the retries
+	inner.Transport = &authTransport{next: transportOf(hc), mode: mode, email: opts.Email, token: opts.APIToken, pat: opts.PAT, hook: opts.OnRequest}
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = &inner
 	rc.Logger = nil
@@ -164,7 +164,7 @@ func New(opts Options) (*Client, error) {
 	// the injected Sleep instead, so Backoff returns zero.
 	rc.Backoff = func(time.Duration, time.Duration, int, *http.Response) time.Duration { return 0 }
 	rc.PrepareRetry = c.prepareRetry
-	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	rc.ErrorHandler = passThrough
 	outer := &http.Client{Transport: &retryTagger{next: &retryablehttp.RoundTripper{Client: rc}}}
 	jc, err := gojira.NewClient(outer, base)
 	if err != nil {
@@ -175,6 +175,18 @@ func New(opts Options) (*Client, error) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// passThrough hands the last answer to go-jira when retries end, so Jira's
+// status and error body are classified; a wait cut short returns its error.
+func passThrough(resp *http.Response, err error, _ int) (*http.Response, error) {
+	if err != nil {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		return nil, err
+	}
+	return resp, nil
+}
 
 func transportOf(c *http.Client) http.RoundTripper {
 	if c.Transport != nil {
@@ -209,7 +221,6 @@ type authTransport struct {
 	mode              string
 	email, token, pat config.Secret
 	hook              func(method, route string, status int, d time.Duration)
-	now               func() time.Time
 }
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -220,6 +231,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 		r.SetBasicAuth(t.email.Reveal(), t.token.Reveal())
 	}
 	r.Header.Set("Accept", "application/json")
+	r.Header.Set("User-Agent", "risksync")
 	start := time.Now()
 	resp, err := t.next.RoundTrip(r)
 	if t.hook != nil {
@@ -484,3 +496,17 @@ func (c *Client) myself(ctx context.Context) (*account, error) {
 }
 
 func (c *Client) issueURL(key string) string { return c.baseURL + "/browse/" + key }
+
+// AccountID is the authenticated account (accountId on Cloud, user name on
+// Data Center): webhook notifications whose Sender it is are risksync's own
+// writes.
+func (c *Client) AccountID(ctx context.Context) (string, error) {
+	me, err := c.myself(ctx)
+	if err != nil {
+		return "", err
+	}
+	if me.ID != "" {
+		return me.ID, nil
+	}
+	return me.Name, nil
+}

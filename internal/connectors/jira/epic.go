@@ -62,14 +62,14 @@ type desiredEpic struct {
 
 func (c *Client) desired(want Epic, meta *projectMeta) (desiredEpic, error) {
 	r := want.Risk
-	d := desiredEpic{Summary: "[" + r.Key + "] " + r.Title, Description: renderDescription(want)}
+	d := desiredEpic{Summary: summaryOf(r.Key, r.Title), Description: RenderDescription(want)}
 	managed := map[string]bool{"risk-unscored": true}
 	for _, b := range c.bands {
-		managed["risk-"+strings.ToLower(b.Name)] = true
+		managed[bandLabel(b.Name)] = true
 	}
 	d.Labels = []string{"risk", "risksync-" + r.Key}
 	if want.Band != nil {
-		d.Labels = append(d.Labels, "risk-"+strings.ToLower(want.Band.Name))
+		d.Labels = append(d.Labels, bandLabel(want.Band.Name))
 		p, ok := meta.priorityFor(want.Band.JiraPriority)
 		if !ok {
 			return d, &registry.TrackerError{Tracker: registry.TrackerJira, Op: "map band " + want.Band.Name,
@@ -128,6 +128,9 @@ func (c *Client) EnsureEpic(ctx context.Context, want Epic, dryRun bool) (Result
 	if e == nil {
 		return c.createEpic(ctx, st, want, meta, d, dryRun)
 	}
+	c.mu.Lock()
+	delete(c.pending, rk) // found: whatever the lost answer was, the epic exists
+	c.mu.Unlock()
 	return c.updateEpic(ctx, st, e, d, dryRun)
 }
 
@@ -173,7 +176,7 @@ func (c *Client) adoptBySummary(ctx context.Context, st *projectState, rk string
 				e.History = issue.Changelog.Histories
 			}
 		}
-		e.RiskKey = rk
+		e.RiskKey, e.PropOK = rk, true
 		st.byRisk[rk] = key
 		return e, nil
 	}
@@ -204,7 +207,8 @@ func (c *Client) createEpic(ctx context.Context, st *projectState, want Epic, me
 		"labels":      d.Labels,
 	}
 	w := Write{Kind: WriteCreate, Target: project, Fields: map[string][2]string{
-		"summary": {"", d.Summary}, "labels": {"", strings.Join(d.Labels, ",")}, "property": {"", `{"key":"` + rk + `"}`}}}
+		"summary": {"", d.Summary}, "description": {"", short(d.Description)}, "labels": {"", strings.Join(d.Labels, ",")},
+		PropertyKey: {"", `{"key":"` + rk + `"}`}}}
 	if d.Priority != nil {
 		fields["priority"] = map[string]string{"id": d.Priority.ID}
 		w.Fields["priority"] = [2]string{"", d.Priority.Name}
@@ -237,14 +241,13 @@ func (c *Client) createEpic(ctx context.Context, st *projectState, want Epic, me
 	c.created[rk] = createdIssue{ID: id, Key: created.Key, At: now}
 	c.mu.Unlock()
 	e := &epicSnap{ID: created.ID, Key: created.Key, Project: project, RiskKey: rk, Summary: d.Summary, Description: d.Description,
-		Labels: d.Labels, StatusCat: "new", Created: now}
+		Labels: d.Labels, StatusCat: "new", Created: now, PropOK: true}
 	if d.Priority != nil {
 		e.Priority = *d.Priority
 	}
 	st.epics[created.Key] = e
 	st.byRisk[rk] = created.Key
 	c.log.Info("jira: created epic", "risk", rk, "issue", created.Key)
-	w.Target = created.Key
 	return Result{Link: c.stateOf(st, e).Link, Writes: []Write{w}}, nil
 }
 
@@ -287,8 +290,25 @@ func (c *Client) updateEpic(ctx context.Context, st *projectState, e *epicSnap, 
 	res.Drift = c.drift(e, diff)
 	w := Write{Kind: WriteUpdate, Target: e.Key, Fields: diff}
 	res.Writes = []Write{w}
+	// An epic found by its label may predate the property (made by hand, or
+	// by an older risksync). Checking costs a read, so it rides on a pass
+	// that writes anyway, once per epic.
+	propWrite, err := c.checkProperty(ctx, e)
+	if err != nil {
+		return Result{}, err
+	}
+	if propWrite != nil {
+		res.Writes = append(res.Writes, *propWrite)
+	}
 	if dryRun {
 		return res, nil
+	}
+	if propWrite != nil {
+		op := "set property of " + e.Key
+		if err := c.doJSON(ctx, op, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(e.Key)+"/properties/"+PropertyKey, map[string]string{"key": e.RiskKey}, nil); err != nil {
+			return Result{}, err
+		}
+		e.PropOK = true
 	}
 	body := map[string]any{}
 	if len(fields) > 0 {
@@ -310,6 +330,30 @@ func (c *Client) updateEpic(ctx context.Context, st *projectState, e *epicSnap, 
 		c.log.Info("jira: overwrote manual edits of registry-owned fields", "issue", e.Key, "risk", e.RiskKey, "fields", strings.Join(res.Drift, ","))
 	}
 	return res, nil
+}
+
+// checkProperty reads the risksync property of an epic not known to carry
+// it, and returns the write that fixes it, if one is needed.
+func (c *Client) checkProperty(ctx context.Context, e *epicSnap) (*Write, error) {
+	if e.PropOK {
+		return nil, nil
+	}
+	var prop struct {
+		Value struct {
+			Key string `json:"key"`
+		} `json:"value"`
+	}
+	err := c.doJSON(ctx, "read property of "+e.Key, http.MethodGet, "rest/api/2/issue/"+url.PathEscape(e.Key)+"/properties/"+PropertyKey, nil, &prop)
+	var te *registry.TrackerError
+	switch {
+	case errors.As(err, &te) && te.Status == http.StatusNotFound:
+	case err != nil:
+		return nil, err
+	case prop.Value.Key == e.RiskKey:
+		e.PropOK = true
+		return nil, nil
+	}
+	return &Write{Kind: WriteProperty, Target: e.Key, Fields: map[string][2]string{PropertyKey: {prop.Value.Key, `{"key":"` + e.RiskKey + `"}`}}}, nil
 }
 
 // drift names differing fields whose last change was made by a person, not
@@ -369,3 +413,8 @@ func remove(ss []string, s string) []string {
 }
 
 func timeOf(t gojira.Time) time.Time { return time.Time(t) }
+
+// bandLabel is risk-<band>; Jira labels cannot hold spaces.
+func bandLabel(name string) string {
+	return "risk-" + strings.Join(strings.Fields(strings.ToLower(name)), "-")
+}

@@ -3,6 +3,7 @@ package jira
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,6 +33,7 @@ type epicSnap struct {
 	Resolution           string
 	Created, Updated     time.Time
 	History              []gojira.ChangelogHistory
+	PropOK               bool // the risksync property is known to be right
 }
 
 type childSnap struct {
@@ -40,17 +42,19 @@ type childSnap struct {
 	Created, Updated time.Time
 }
 
+const passMaxAge = 10 * time.Minute
+
 type projectState struct {
 	pass      int
 	refreshed bool
 	fullAt    time.Time
 	cursor    time.Time
-	epics     map[string]*epicSnap   // issue key → epic
-	byRisk    map[string]string      // risk key → issue key
-	bySummary map[string][]string    // risk key → issues titled "[RISK-n] …" without our label
-	children  map[string]*childSnap  // child key → child
-	reported  map[string]EpicState   // epic key → state last returned by PullBack
-	dupes     map[string]bool        // risk keys already warned about
+	epics     map[string]*epicSnap  // issue key → epic
+	byRisk    map[string]string     // risk key → issue key
+	bySummary map[string][]string   // risk key → issues titled "[RISK-n] …" without our label
+	children  map[string]*childSnap // child key → child
+	reported  map[string]EpicState  // epic key → state last returned by PullBack
+	dupes     map[string]bool       // risk keys already warned about
 }
 
 func newProjectState() *projectState {
@@ -63,12 +67,22 @@ func (c *Client) refresh(ctx context.Context, project string) (*projectState, er
 	c.mu.Lock()
 	st, pass := c.projects[project], c.pass
 	c.mu.Unlock()
-	if st != nil && st.refreshed && st.pass == pass {
+	// A pass is StartPass to StartPass; a mirror older than passMaxAge is
+	// refreshed anyway, so a caller that never starts passes still sees changes.
+	if st != nil && st.refreshed && st.pass == pass && c.now().Sub(st.cursor) < passMaxAge {
 		return st, nil
 	}
 	me, err := c.myself(ctx)
 	if err != nil {
 		return nil, err
+	}
+	link, err := c.epicLinkField(ctx)
+	if err != nil {
+		return nil, err
+	}
+	fields := searchFields
+	if link != "" {
+		fields = append(append([]string(nil), searchFields...), link)
 	}
 	start := c.now()
 	epicClause := fmt.Sprintf("project = %s AND (labels = %s OR issuetype = %s)", quote(project), quote("risk"), quote(c.epicType()))
@@ -77,20 +91,24 @@ func (c *Client) refresh(ctx context.Context, project string) (*projectState, er
 		if st != nil {
 			ns.reported = st.reported
 		}
-		issues, err := c.search(ctx, "search epics "+project, epicClause+" ORDER BY created ASC", searchFields, "changelog")
+		issues, err := c.search(ctx, "search epics "+project, epicClause+" ORDER BY created ASC", fields, "changelog")
 		if err != nil {
 			return nil, err
 		}
 		for i := range issues {
 			ns.absorbEpic(&issues[i], c)
 		}
-		for _, chunk := range chunks(sortedKeys(ns.epics), 100) {
-			kids, err := c.search(ctx, "search child issues "+project, "parent in ("+strings.Join(chunk, ", ")+") ORDER BY created ASC", []string{"status", "parent", "created", "updated"}, "")
+		for _, chunk := range chunks(sortedKeys(ns.epics), 1000) {
+			fields := []string{"status", "parent", "created", "updated"}
+			if link != "" {
+				fields = append(fields, link)
+			}
+			kids, err := c.search(ctx, "search child issues "+project, childClause(chunk, link)+" ORDER BY created ASC", fields, "")
 			if err != nil {
 				return nil, err
 			}
 			for i := range kids {
-				ns.absorbChild(&kids[i])
+				ns.absorbChild(&kids[i], link)
 			}
 		}
 		ns.fullAt = start
@@ -98,7 +116,7 @@ func (c *Client) refresh(ctx context.Context, project string) (*projectState, er
 	} else {
 		since := jqlSince(st.cursor, me)
 		keys := sortedKeys(st.epics)
-		parts := chunks(keys, 150)
+		parts := chunks(keys, 1000)
 		if len(parts) == 0 {
 			parts = [][]string{nil}
 		}
@@ -108,10 +126,10 @@ func (c *Client) refresh(ctx context.Context, project string) (*projectState, er
 				where = append(where, "("+epicClause+")")
 			}
 			if len(chunk) > 0 {
-				where = append(where, "parent in ("+strings.Join(chunk, ", ")+")")
+				where = append(where, childClause(chunk, link))
 			}
 			jql := "updated >= " + since + " AND (" + strings.Join(where, " OR ") + ") ORDER BY updated ASC"
-			issues, err := c.search(ctx, "search changes "+project, jql, searchFields, "changelog")
+			issues, err := c.search(ctx, "search changes "+project, jql, fields, "changelog")
 			if err != nil {
 				return nil, err
 			}
@@ -123,8 +141,8 @@ func (c *Client) refresh(ctx context.Context, project string) (*projectState, er
 					if old := st.epics[is.Key]; old == nil || updatedOf(is).After(old.Updated) {
 						st.absorbEpic(is, c)
 					}
-				case is.Fields != nil && is.Fields.Parent != nil && st.epics[is.Fields.Parent.Key] != nil:
-					st.absorbChild(is)
+				case st.epics[parentOf(is, link)] != nil:
+					st.absorbChild(is, link)
 				default:
 					delete(st.children, is.Key) // moved to another parent
 				}
@@ -231,6 +249,9 @@ func (st *projectState) absorbEpic(is *gojira.Issue, c *Client) {
 	if is.Changelog != nil {
 		e.History = is.Changelog.Histories
 	}
+	if old := st.epics[is.Key]; old != nil {
+		e.PropOK = old.PropOK
+	}
 	st.epics[is.Key] = e
 	if cur, ok := st.byRisk[rk]; ok && cur != is.Key {
 		// Two epics for one risk: keep the oldest, say so once.
@@ -245,16 +266,77 @@ func (st *projectState) absorbEpic(is *gojira.Issue, c *Client) {
 	st.byRisk[rk] = is.Key
 }
 
-func (st *projectState) absorbChild(is *gojira.Issue) {
-	f := is.Fields
-	if f == nil || f.Parent == nil {
+func (st *projectState) absorbChild(is *gojira.Issue, link string) {
+	parent := parentOf(is, link)
+	if parent == "" {
 		return
 	}
-	ch := &childSnap{Key: is.Key, Parent: f.Parent.Key, Created: time.Time(f.Created), Updated: time.Time(f.Updated)}
+	f := is.Fields
+	ch := &childSnap{Key: is.Key, Parent: parent, Created: time.Time(f.Created), Updated: time.Time(f.Updated)}
 	if f.Status != nil {
 		ch.StatusCat = f.Status.StatusCategory.Key
 	}
 	st.children[is.Key] = ch
+}
+
+// parentOf is the epic an issue belongs to: its parent, or on Data Center
+// its Epic Link (there, parent only holds sub-tasks).
+func parentOf(is *gojira.Issue, link string) string {
+	if is.Fields == nil {
+		return ""
+	}
+	if is.Fields.Parent != nil && is.Fields.Parent.Key != "" {
+		return is.Fields.Parent.Key
+	}
+	if link != "" {
+		if v, ok := is.Fields.Unknowns[link].(string); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// childClause selects the children of the given epics.
+func childClause(keys []string, link string) string {
+	list := strings.Join(keys, ", ")
+	if link == "" {
+		return "parent in (" + list + ")"
+	}
+	return "(parent in (" + list + ") OR cf[" + strings.TrimPrefix(link, "customfield_") + "] in (" + list + "))"
+}
+
+// epicLinkField finds the Epic Link custom field on Data Center, once.
+// Jira Cloud links children through parent alone.
+func (c *Client) epicLinkField(ctx context.Context) (string, error) {
+	cloud, err := c.isCloud(ctx)
+	if err != nil || cloud {
+		return "", err
+	}
+	c.mu.Lock()
+	v := c.epicLink
+	c.mu.Unlock()
+	if v != nil {
+		return *v, nil
+	}
+	var fields []struct {
+		ID     string `json:"id"`
+		Schema struct {
+			Custom string `json:"custom"`
+		} `json:"schema"`
+	}
+	if err := c.doJSON(ctx, "list fields", http.MethodGet, "rest/api/2/field", nil, &fields); err != nil {
+		return "", err
+	}
+	id := ""
+	for _, f := range fields {
+		if f.Schema.Custom == "com.pyxis.greenhopper.jira:gh-epic-link" {
+			id = f.ID
+		}
+	}
+	c.mu.Lock()
+	c.epicLink = &id
+	c.mu.Unlock()
+	return id, nil
 }
 
 // idNum orders issue keys by their number (PAY-9 before PAY-10).
@@ -384,6 +466,6 @@ func sameState(a, b EpicState) bool {
 	la, lb := a.Link, b.Link
 	ta, tb := la.LastActivityAt, lb.LastActivityAt
 	return la.State == lb.State && la.ChildrenTotal == lb.ChildrenTotal && la.ChildrenDone == lb.ChildrenDone &&
-		a.Status == b.Status && a.Resolution == b.Resolution &&
+		a.Resolution == b.Resolution &&
 		((ta == nil && tb == nil) || (ta != nil && tb != nil && ta.Equal(*tb)))
 }

@@ -11,7 +11,8 @@ import (
 
 // rateLimitWait reads how long Jira asks us to wait: Retry-After (seconds or
 // an HTTP date) first, else X-RateLimit-Reset, which Jira sends as an
-// ISO-8601 timestamp (not epoch seconds as elsewhere).
+// ISO-8601 timestamp to the minute, yyyy-MM-ddTHH:mmZ (not epoch seconds as
+// elsewhere).
 func rateLimitWait(h http.Header, now time.Time) (time.Duration, bool) {
 	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
@@ -23,6 +24,11 @@ func rateLimitWait(h http.Header, now time.Time) (time.Duration, bool) {
 	}
 	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" {
 		if t, ok := parseISO(v); ok {
+			if t.Second() == 0 && t.Nanosecond() == 0 {
+				// Documented as yyyy-MM-ddTHH:mmZ: the reset lies somewhere
+				// in that minute, so wait for its end.
+				t = t.Add(time.Minute)
+			}
 			return clampWait(t.Sub(now)), true
 		}
 	}

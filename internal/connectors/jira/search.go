@@ -3,6 +3,7 @@ package jira
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -15,8 +16,11 @@ const (
 	// searchOverlap widens every "updated >=" window: JQL reads dates to the
 	// minute, clocks drift and search results lag behind writes. Precise
 	// `updated` values are compared afterwards, so overlap costs nothing.
-	searchOverlap = 5 * time.Minute
+	searchOverlap = 2 * time.Minute
 	maxReconcile  = 50 // Jira accepts at most 50 reconcileIssues
+	// maxGetJQL: longer queries (many parent keys) go in a POST body, which
+	// has no URL length limit.
+	maxGetJQL = 1500
 )
 
 // search runs one JQL query to the last page. Cloud uses /search/jql with
@@ -28,6 +32,9 @@ func (c *Client) search(ctx context.Context, op, jql string, fields []string, ex
 		return nil, err
 	}
 	var out []gojira.Issue
+	if len(jql) > maxGetJQL {
+		return c.searchPost(ctx, op, jql, fields, expand, cloud)
+	}
 	if cloud {
 		opts := &gojira.SearchOptionsV2{MaxResults: pageSize, Fields: fields, Expand: expand, ReconcileIssues: c.reconcileIDs()}
 		for page := 0; ; page++ {
@@ -67,10 +74,14 @@ func (c *Client) search(ctx context.Context, op, jql string, fields []string, ex
 func (c *Client) reconcileIDs() []int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	horizon := c.now().Add(-time.Hour)
+	horizon := c.now().Add(-time.Hour) // search has long caught up by then
 	var ids []int
-	for _, ci := range c.created {
-		if ci.At.After(horizon) && ci.ID > 0 {
+	for rk, ci := range c.created {
+		if !ci.At.After(horizon) {
+			delete(c.created, rk)
+			continue
+		}
+		if ci.ID > 0 {
 			ids = append(ids, ci.ID)
 		}
 	}
@@ -117,4 +128,56 @@ func jqlSince(t time.Time, me *account) string {
 		overlap += 26 * time.Hour // zone unknown: cover every offset
 	}
 	return quote(t.Add(-overlap).In(loc).Truncate(time.Minute).Format("2006-01-02 15:04"))
+}
+
+// searchPost is search with the query in a POST body (go-jira only GETs).
+// A search changes nothing, so it may be repeated like a GET.
+func (c *Client) searchPost(ctx context.Context, op, jql string, fields []string, expand string, cloud bool) ([]gojira.Issue, error) {
+	ctx = withSafeRetry(ctx)
+	var out []gojira.Issue
+	if cloud {
+		body := map[string]any{"jql": jql, "maxResults": pageSize, "fields": fields}
+		if expand != "" {
+			body["expand"] = expand
+		}
+		if ids := c.reconcileIDs(); len(ids) > 0 {
+			body["reconcileIssues"] = ids
+		}
+		for page := 0; page < maxPages; page++ {
+			var res struct {
+				Issues        []gojira.Issue `json:"issues"`
+				NextPageToken string         `json:"nextPageToken"`
+				IsLast        bool           `json:"isLast"`
+			}
+			if err := c.doJSON(ctx, op, http.MethodPost, "rest/api/2/search/jql", body, &res); err != nil {
+				return nil, err
+			}
+			out = append(out, res.Issues...)
+			if res.IsLast || res.NextPageToken == "" || res.NextPageToken == body["nextPageToken"] {
+				return out, nil
+			}
+			body["nextPageToken"] = res.NextPageToken
+		}
+		return nil, fmt.Errorf("jira: %s: more than %d pages", op, maxPages)
+	}
+	body := map[string]any{"jql": jql, "maxResults": pageSize, "fields": fields, "startAt": 0}
+	if expand != "" {
+		body["expand"] = []string{expand}
+	}
+	for page := 0; page < maxPages; page++ {
+		var res struct {
+			Issues []gojira.Issue `json:"issues"`
+			Total  int            `json:"total"`
+		}
+		if err := c.doJSON(ctx, op, http.MethodPost, "rest/api/2/search", body, &res); err != nil {
+			return nil, err
+		}
+		out = append(out, res.Issues...)
+		next := body["startAt"].(int) + len(res.Issues)
+		if len(res.Issues) == 0 || next >= res.Total {
+			return out, nil
+		}
+		body["startAt"] = next
+	}
+	return nil, fmt.Errorf("jira: %s: more than %d pages", op, maxPages)
 }

@@ -13,9 +13,9 @@ import (
 
 // risksync writes through API v2, so descriptions are Jira wiki markup.
 
-// renderDescription renders the epic body: the essay's risk table, the score
+// RenderDescription renders the epic body: the essay's risk table, the score
 // explanation, the risk's own description and the managed-by line.
-func renderDescription(want Epic) string {
+func RenderDescription(want Epic) string {
 	r := want.Risk
 	rating := func(p *int) string {
 		if p == nil {
@@ -54,6 +54,10 @@ func renderDescription(want Epic) string {
 	if d := strings.TrimSpace(r.Description); d != "" {
 		// {noformat} keeps Markdown literal and stops wiki markup (mentions, macros) in it.
 		d = strings.ReplaceAll(d, "{noformat}", "{ noformat}")
+		if rs := []rune(d); len(rs) > maxDescriptionRunes {
+			// Jira rejects descriptions over 32,767 characters.
+			d = string(rs[:maxDescriptionRunes]) + "\n… (truncated: the full text is in the registry)"
+		}
 		fmt.Fprintf(&b, "\n{noformat}\n%s\n{noformat}\n", d)
 	}
 	fmt.Fprintf(&b, "\n_Managed by risksync (%s): change the risk in the registry (risksync risk update %s); edits made here are overwritten._\n", r.Key, r.Key)
@@ -70,19 +74,31 @@ func wikiCell(s string) string {
 	return wikiText(s)
 }
 
-var wikiEscaper = strings.NewReplacer(`\`, `\\`, `|`, `\|`, `[`, `\[`, `]`, `\]`, `{`, `\{`, `}`, `\}`)
+var wikiEscaper = strings.NewReplacer(`\`, `\\`, `|`, `\|`, `[`, `\[`, `]`, `\]`, `{`, `\{`, `}`, `\}`, `*`, `\*`, `_`, `\_`)
 
 func wikiText(s string) string { return wikiEscaper.Replace(s) }
 
-// normalizeText makes descriptions comparable: Jira may change line endings
-// and trailing blanks on the way in.
+const maxDescriptionRunes = 30000
+
+// normalizeText makes descriptions comparable. Jira Cloud stores rich text
+// as ADF and converts wiki markup on the way in and out, so what API v2 reads
+// back is not byte-identical to what was written: line endings, blanks and
+// escapes may differ. Compare the text a person reads instead.
 func normalizeText(s string) string {
-	s = strings.ReplaceAll(s, "\r\n", "\n")
-	lines := strings.Split(s, "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimRight(l, " \t")
+	t := WikiToText(s)
+	t = strings.ReplaceAll(t, "\\", "")
+	return strings.Join(strings.Fields(t), " ")
+}
+
+// maxSummary is Jira's summary limit; longer titles are cut.
+const maxSummary = 255
+
+func summaryOf(key, title string) string {
+	s := "[" + key + "] " + strings.Join(strings.Fields(title), " ")
+	if rs := []rune(s); len(rs) > maxSummary {
+		s = string(rs[:maxSummary-1]) + "…"
 	}
-	return strings.TrimSpace(strings.Join(lines, "\n"))
+	return s
 }
 
 // DescriptionText renders an issue description as plain text in which tables
@@ -130,6 +146,7 @@ func splitWikiRow(row string, header bool) []string {
 		r := rs[i]
 		switch {
 		case r == '\\' && i+1 < len(rs):
+			cur.WriteRune(r)
 			cur.WriteRune(rs[i+1])
 			i++
 			continue
@@ -160,19 +177,35 @@ func splitWikiRow(row string, header bool) []string {
 		cells = cells[:len(cells)-1]
 	}
 	for i, c := range cells {
-		cells[i] = stripWikiEmphasis(strings.TrimSpace(c))
+		cells[i] = unescapeWiki(stripWikiEmphasis(strings.TrimSpace(c)))
 	}
 	return cells
 }
 
-// stripWikiEmphasis removes *bold* / _italic_ wrapped around a whole cell.
+// stripWikiEmphasis removes *bold* / _italic_ wrapped around a whole cell
+// (escaped markers are text).
 func stripWikiEmphasis(s string) string {
 	for _, m := range []string{"*", "_"} {
-		if len(s) >= 2 && strings.HasPrefix(s, m) && strings.HasSuffix(s, m) {
+		if len(s) >= 2 && strings.HasPrefix(s, m) && strings.HasSuffix(s, m) && !strings.HasSuffix(s, "\\"+m) {
 			s = strings.TrimSpace(s[1 : len(s)-1])
 		}
 	}
 	return s
+}
+
+func unescapeWiki(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	rs := []rune(s)
+	for i := 0; i < len(rs); i++ {
+		if rs[i] == '\\' && i+1 < len(rs) {
+			i++
+		}
+		b.WriteRune(rs[i])
+	}
+	return b.String()
 }
 
 func textRow(cells []string) string {

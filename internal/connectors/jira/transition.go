@@ -77,6 +77,9 @@ func (c *Client) moveTo(ctx context.Context, key, category, comment string, dryR
 		res := ""
 		if f, ok := t.Fields["resolution"]; ok && category == "done" {
 			res = pickResolution(f.AllowedValues)
+			if res == "" && f.Required && len(f.AllowedValues) > 0 {
+				res = f.AllowedValues[0].Name // the screen insists; the comment says why
+			}
 		}
 		// Prefer a transition that can record "Won't Do".
 		if pick == nil || (resolution == "" && res != "") {

@@ -197,7 +197,7 @@ func (p *jqlParser) unary() (jqlExpr, error) {
 
 var jqlFields = map[string]string{"project": "project", "labels": "labels", "issuetype": "issuetype", "type": "issuetype",
 	"parent": "parent", "key": "key", "issuekey": "key", "id": "key", "status": "status", "statuscategory": "statuscategory",
-	"summary": "summary", "created": "created", "createddate": "created", "updated": "updated", "updateddate": "updated"}
+	"summary": "summary", "cf[10008]": "epiclink", "epic link": "epiclink", "created": "created", "createddate": "created", "updated": "updated", "updateddate": "updated"}
 
 func (p *jqlParser) clause() (jqlExpr, error) {
 	f := p.next()
@@ -286,6 +286,10 @@ func (c jqlClause) eval(s *Server, is *issue) bool {
 	case "parent":
 		if is.Parent != "" {
 			have = []string{is.Parent}
+		}
+	case "epiclink":
+		if is.EpicLink != "" {
+			have = []string{is.EpicLink}
 		}
 	case "key":
 		have = []string{is.Key, fmt.Sprint(is.ID)}
