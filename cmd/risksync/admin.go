@@ -17,11 +17,12 @@ func (m *Main) migrateCommand() *cobra.Command {
 		Short: "Create or upgrade the database schema (also done at start-up)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, applied, err := m.openStore(cmd.Context())
+			s, err := m.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
 			defer s.Close()
+			applied := s.applied
 			where := config.RedactURL(m.cfg.Database.URL)
 			if len(applied) == 0 {
 				_, err = fmt.Fprintf(m.Stdout, "%s: schema is up to date\n", where)

@@ -18,6 +18,7 @@ import (
 	"github.com/risksync/risksync/internal/registry/postgres"
 	"github.com/risksync/risksync/internal/registry/sqlite"
 	"github.com/risksync/risksync/internal/registry/sqlstore"
+	"github.com/risksync/risksync/internal/sync"
 )
 
 // Main wires the program. Tests build one with their own streams, environment
@@ -31,6 +32,8 @@ type Main struct {
 	HTTPClient       *http.Client
 	Sleep            func(context.Context, time.Duration) error
 	MinWriteInterval time.Duration
+	// OnListen receives serve's address once it listens (tests use ":0").
+	OnListen func(addr string)
 
 	configFlag string
 	cfg        *config.Config
@@ -87,7 +90,7 @@ func (m *Main) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%s: %w (see %s --help)", cmd.CommandPath(), err, cmd.CommandPath())}
 	})
-	root.AddCommand(m.riskCommand(), m.migrateCommand(), m.configCommand())
+	root.AddCommand(m.riskCommand(), m.migrateCommand(), m.configCommand(), m.syncCommand(), m.serveCommand())
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
 	}
@@ -120,41 +123,48 @@ type store interface {
 	Statements() int64
 }
 
+// openedStore is an open, migrated database and the leader lock that suits it.
+type openedStore struct {
+	*sqlstore.Store
+	applied []int64
+	leader  sync.Leader
+	where   string // for messages: a file path, or a redacted URL
+}
+
 // openStore opens the configured database, applies migrations and rescores
 // when the scoring configuration changed since the last run.
-func (m *Main) openStore(ctx context.Context) (store, []int64, error) {
+func (m *Main) openStore(ctx context.Context) (*openedStore, error) {
 	target, err := config.ParseDatabaseURL(m.cfg.Database.URL)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	sc := m.cfg.ScoringConfig()
 	opts := registry.StoreOptions{Derive: sc.Derive, Now: m.Now}
-	var s *sqlstore.Store
-	var applied []int64
+	var o *openedStore
 	switch target.Kind {
 	case config.SQLite:
 		db, err := sqlite.Open(ctx, target.Path, opts)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		s, applied = db.Store, db.Applied
+		o = &openedStore{Store: db.Store, applied: db.Applied, leader: &sync.FileLeader{Path: target.Path + ".lock"}, where: target.Path}
 	case config.Postgres:
 		db, err := postgres.Open(ctx, target.DSN, opts)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
-		s, applied = db.Store, db.Applied
+		o = &openedStore{Store: db.Store, applied: db.Applied, leader: &sync.PostgresLeader{DB: db.DB().DB}, where: config.RedactURL(target.DSN)}
 	}
-	if _, err := s.Rescore(ctx, registry.ActorConfig, sc.Fingerprint()); err != nil {
-		s.Close()
-		return nil, nil, err
+	if _, err := o.Rescore(ctx, registry.ActorConfig, sc.Fingerprint()); err != nil {
+		o.Close()
+		return nil, err
 	}
-	return s, applied, nil
+	return o, nil
 }
 
 // withStore runs fn with an open store and closes it afterwards.
 func (m *Main) withStore(ctx context.Context, fn func(store) error) error {
-	s, _, err := m.openStore(ctx)
+	s, err := m.openStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,9 +16,10 @@ import (
 
 // cli runs risksync in-process against its own database and config.
 type cli struct {
-	t   *testing.T
-	dir string
-	env map[string]string
+	t    *testing.T
+	dir  string
+	env  map[string]string
+	main func(*Main) // adjusts each Main, e.g. to point at tracker fakes
 }
 
 func newCLI(t *testing.T) *cli {
@@ -37,11 +39,18 @@ func (c *cli) writeConfig(yaml string) string {
 	return p
 }
 
+func (c *cli) newMain(stdout, stderr io.Writer) *Main {
+	m := &Main{Stdout: stdout, Stderr: stderr, Now: time.Now,
+		LookupEnv: func(k string) (string, bool) { v, ok := c.env[k]; return v, ok }}
+	if c.main != nil {
+		c.main(m)
+	}
+	return m
+}
+
 func (c *cli) run(args ...string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
-	m := &Main{Stdout: &out, Stderr: &errb, Now: time.Now,
-		LookupEnv: func(k string) (string, bool) { v, ok := c.env[k]; return v, ok }}
-	code = m.Run(context.Background(), args)
+	code = c.newMain(&out, &errb).Run(context.Background(), args)
 	return out.String(), errb.String(), code
 }
 

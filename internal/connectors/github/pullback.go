@@ -74,7 +74,9 @@ func (c *Client) PullBack(ctx context.Context, repo string) ([]EpicState, error)
 	for _, e := range rs.epics {
 		is := e.issue
 		stateNow := is.GetState() + "/" + is.GetStateReason()
-		if e.last != nil && !e.flagged && e.pulled.Equal(is.GetUpdatedAt().Time) {
+		// updated_at has one-second precision: a change in the same second as
+		// the last look keeps it, so the state and child summary are compared too.
+		if e.last != nil && !e.flagged && e.pulled.Equal(is.GetUpdatedAt().Time) && stateNow == e.pulledState && !summaryDiffers(is, e.last) {
 			continue // nothing moved
 		}
 		key := registry.GitHubIssueKey(repo, is.GetNumber())
@@ -375,4 +377,11 @@ func (c *Client) Postmortems(ctx context.Context, since time.Time) ([]registry.P
 		out = append(out, pms...)
 	}
 	return out, nil
+}
+
+// summaryDiffers reports whether the listing's sub-issue counts differ from
+// what the last pull-back reported.
+func summaryDiffers(is *gh.Issue, last *EpicState) bool {
+	s := is.SubIssuesSummary
+	return s != nil && (s.GetTotal() != last.Link.ChildrenTotal || s.GetCompleted() != last.Link.ChildrenDone)
 }

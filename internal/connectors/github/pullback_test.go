@@ -281,3 +281,16 @@ func TestFailedPullBackIsRedone(t *testing.T) {
 		t.Fatalf("a title edit changed the state: %+v", st)
 	}
 }
+
+// GitHub's updated_at has one-second precision: a person's close in the same
+// second as the last look must still be seen.
+func TestPullBackSeesCloseInTheSameSecond(t *testing.T) {
+	e := newEnv(t)
+	e.ensure(epicFor(1, "Failover stalls", 4, 5, 3, "storage-sre"))
+	only(t, e.pull())
+	e.srv.CloseIssue(repoName, 1, "completed", "alice") // the clock has not moved
+	st := only(t, e.pull())
+	if st.Link.State != registry.LinkDone {
+		t.Fatalf("close in the same second: %+v", st.Link)
+	}
+}

@@ -1,0 +1,364 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/risksync/risksync/internal/config"
+	"github.com/risksync/risksync/internal/connectors/github"
+	"github.com/risksync/risksync/internal/connectors/github/githubtest"
+	"github.com/risksync/risksync/internal/connectors/jira/jiratest"
+	"github.com/risksync/risksync/internal/registry/registrytest"
+)
+
+// trackers is a CLI wired to both tracker fakes.
+type trackers struct {
+	*cli
+	gh *githubtest.Server
+	jr *jiratest.Server
+}
+
+const webhookSecret = "whsec-e2e"
+
+func newTrackers(t *testing.T, extraYAML string) *trackers {
+	jr := jiratest.NewServer(t)
+	jr.AddProject(jiratest.Project{Key: "PAY", Name: "Payments"})
+	jr.AddProject(jiratest.Project{Key: "REL", Name: "Reliability"})
+	gh := githubtest.NewServer(t, githubtest.WithClock(jr.Now))
+	for _, r := range []string{"acme/rel", "acme/storage", "acme/incidents"} {
+		gh.AddRepo(r)
+	}
+	gh.SetIssueTypes("acme", "Task", "Epic")
+	c := newCLI(t)
+	c.env["GITHUB_TOKEN"] = gh.Token()
+	c.env["JIRA_EMAIL"] = jiratest.Email
+	c.env["JIRA_API_TOKEN"] = jiratest.APIToken
+	c.env["GITHUB_WEBHOOK_SECRET"] = webhookSecret
+	c.writeConfig(fmt.Sprintf(`
+teams:
+  - {name: storage-sre, tracker: github, github_repo: acme/storage, aliases: ["Service Lifecycle SRE"]}
+  - {name: payments, tracker: jira, jira_project: PAY}
+default_tracker: github
+github:
+  base_url: %s
+  repo: acme/rel
+  webhook_secret_env: GITHUB_WEBHOOK_SECRET
+  postmortem: {repos: [acme/incidents]}
+jira:
+  base_url: %s
+  deployment: cloud
+  project: REL
+%s`, gh.URL(), jr.URL, extraYAML))
+	tr := &trackers{cli: c, gh: gh, jr: jr}
+	c.main = func(m *Main) {
+		m.HTTPClient = gh.HTTPClient()
+		m.Now = jr.Now
+		m.Sleep = jr.Sleep
+		m.MinWriteInterval = time.Millisecond
+	}
+	return tr
+}
+
+func (tr *trackers) writes() (int, int) { return tr.gh.Writes(), tr.jr.Writes() }
+
+func (tr *trackers) linkOf(key string) map[string]any {
+	tr.t.Helper()
+	r := decode[map[string]any](tr.t, tr.ok("risk", "show", key, "--json"))
+	for _, l := range r["links"].([]any) {
+		if l := l.(map[string]any); l["current"] == true {
+			return l
+		}
+	}
+	tr.t.Fatalf("%s has no current link: %v", key, r["links"])
+	return nil
+}
+
+func issueNumber(t *testing.T, key string) int {
+	n, err := strconv.Atoi(key[strings.LastIndexByte(key, '#')+1:])
+	if err != nil {
+		t.Fatalf("key %q: %v", key, err)
+	}
+	return n
+}
+
+func eachDatabase(t *testing.T, fn func(t *testing.T, dbURL func(t *testing.T) string)) {
+	t.Run("sqlite", func(t *testing.T) { fn(t, func(t *testing.T) string { return "" }) })
+	if os.Getenv(registrytest.PostgresEnv) != "" {
+		t.Run("postgres", func(t *testing.T) { fn(t, func(t *testing.T) string { return registrytest.TempPostgresDSN(t) }) })
+	}
+}
+
+func TestSyncOnceEndToEnd(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		tr := newTrackers(t, "")
+		if u := dbURL(t); u != "" {
+			tr.env["RISKSYNC_DATABASE_URL"] = u
+		}
+		tr.ok("risk", "add", "--title", "Orphaned snapshots accumulate", "--impact", "4", "--scope", "5", "--likelihood", "3", "--owner", "storage-sre")
+		tr.ok("risk", "add", "--title", "Checkout latency degrades daily", "--impact", "2", "--scope", "4", "--likelihood", "5", "--owner", "payments")
+		tr.ok("risk", "add", "--title", "Unrated risk from a hallway chat")
+
+		// Dry run: a plan naming each risk, and no write anywhere.
+		plan := decode[map[string]any](t, tr.ok("sync", "--once", "--dry-run", "--json"))
+		if n := len(plan["creates"].([]any)); n != 3 {
+			t.Fatalf("dry-run creates %d: %v", n, plan)
+		}
+		for _, k := range []string{"updates", "closes", "comments"} {
+			if _, ok := plan[k].([]any); !ok {
+				t.Fatalf("plan lacks %q: %v", k, plan)
+			}
+		}
+		first := plan["creates"].([]any)[0].(map[string]any)
+		if first["risk"] != "RISK-1" || first["tracker"] != "github" || first["fields"] == nil {
+			t.Fatalf("plan entry %v", first)
+		}
+		if g, j := tr.writes(); g+j != 0 || len(tr.linkOfMaybe("RISK-1")) != 0 {
+			t.Fatalf("dry run wrote: github %d jira %d", g, j)
+		}
+		human := tr.ok("sync", "--once", "--dry-run")
+		if !strings.Contains(human, "would create") || !strings.Contains(human, "RISK-2") || !strings.Contains(human, "nothing written") {
+			t.Fatalf("dry-run output:\n%s", human)
+		}
+
+		// First mirror.
+		out := tr.ok("sync", "--once")
+		if !strings.Contains(out, "every risk converged") {
+			t.Fatalf("sync output:\n%s", out)
+		}
+		a, b, c := tr.linkOf("RISK-1"), tr.linkOf("RISK-2"), tr.linkOf("RISK-3")
+		if !strings.HasPrefix(a["key"].(string), "acme/storage#") || !strings.HasPrefix(b["key"].(string), "PAY-") || !strings.HasPrefix(c["key"].(string), "acme/rel#") {
+			t.Fatalf("links %v %v %v", a["key"], b["key"], c["key"])
+		}
+		epic, _ := tr.gh.Issue("acme/storage", issueNumber(t, a["key"].(string)))
+		if !strings.HasPrefix(epic.Title, "[RISK-1] ") || !strings.Contains(epic.Body, "<!-- risksync:RISK-1 -->") {
+			t.Fatalf("github epic %q", epic.Title)
+		}
+		jepic := tr.jr.Issue(b["key"].(string))
+		if jepic == nil || !strings.HasPrefix(jepic.Summary, "[RISK-2] ") || jepic.Priority != "High" {
+			t.Fatalf("jira epic %+v", jepic)
+		}
+
+		// Idempotent: nothing changed, nothing written.
+		g0, j0 := tr.writes()
+		tr.ok("sync", "--once")
+		if g, j := tr.writes(); g != g0 || j != j0 {
+			t.Fatalf("idempotent re-run wrote github %d jira %d", g-g0, j-j0)
+		}
+
+		// A score change: only that epic, at most 2 writes.
+		tr.ok("risk", "update", "RISK-2", "--likelihood", "1")
+		tr.ok("sync", "--once")
+		if g, j := tr.writes(); g != g0 || j-j0 < 1 || j-j0 > 2 {
+			t.Fatalf("score change wrote github %d jira %d", g-g0, j-j0)
+		}
+		if p := tr.jr.Issue(b["key"].(string)).Priority; p != "Low" {
+			t.Fatalf("jira priority %q after the band change", p)
+		}
+
+		// Pull-back both ways.
+		tr.gh.CloseIssue("acme/storage", issueNumber(t, a["key"].(string)), "completed", "alice")
+		tr.jr.Transition(b["key"].(string), jiratest.StatusInProgress, "")
+		tr.jr.Advance(time.Minute)
+		tr.ok("sync", "--once")
+		if r := decode[map[string]any](t, tr.ok("risk", "show", "RISK-1", "--json")); r["status"] != "mitigated" {
+			t.Fatalf("RISK-1 after its epic was completed: %v", r["status"])
+		}
+		if r := decode[map[string]any](t, tr.ok("risk", "show", "RISK-2", "--json")); r["status"] != "mitigating" {
+			t.Fatalf("RISK-2 after its epic went in progress: %v", r["status"])
+		}
+
+		// Intake: a postmortem with a risk table becomes a risk and an epic in the same pass.
+		tr.gh.CreateIssue("acme/incidents", githubtest.NewIssue{Title: "Postmortem: backup outage", Labels: []string{"postmortem"},
+			Body: "| Risk | Restore runbook is stale |\n| Impact | 4 — restores take hours |\n| Scope | 3 |\n| Likelihood | high |\n| Owner | Service Lifecycle SRE |\n"})
+		tr.jr.Advance(time.Minute)
+		out = tr.ok("sync", "--once")
+		if !strings.Contains(out, "intake create") {
+			t.Fatalf("intake output:\n%s", out)
+		}
+		r := decode[map[string]any](t, tr.ok("risk", "show", "RISK-4", "--json"))
+		if r["owner"] != "storage-sre" || r["score"] != 48.0 || len(r["sources"].([]any)) != 1 || len(r["links"].([]any)) != 1 {
+			t.Fatalf("intake risk %v", r)
+		}
+		g1, j1 := tr.writes()
+		tr.jr.Advance(time.Minute)
+		tr.ok("sync", "--once")
+		if g, j := tr.writes(); g != g1 || j != j1 {
+			t.Fatalf("re-reading the postmortem wrote github %d jira %d", g-g1, j-j1)
+		}
+	})
+}
+
+func (tr *trackers) linkOfMaybe(key string) []any {
+	r := decode[map[string]any](tr.t, tr.ok("risk", "show", key, "--json"))
+	return r["links"].([]any)
+}
+
+func TestSyncFailuresExitNonZero(t *testing.T) {
+	tr := newTrackers(t, "")
+	tr.ok("risk", "add", "--title", "a", "--impact", "1", "--scope", "1", "--likelihood", "1", "--owner", "payments")
+	tr.ok("risk", "add", "--title", "b", "--impact", "1", "--scope", "1", "--likelihood", "1", "--owner", "storage-sre")
+	tr.jr.Fail("POST", "/rest/api/2/issue", 5, 400)
+	out, errOut, code := tr.run("sync", "--once")
+	if code != 1 || !strings.Contains(errOut, "did not converge") || !strings.Contains(errOut, "RISK-1") || strings.Count(errOut, "\n") != 1 {
+		t.Fatalf("exit %d stderr %q", code, errOut)
+	}
+	if !strings.Contains(out, "failed") || len(tr.linkOfMaybe("RISK-2")) != 1 {
+		t.Fatalf("the healthy risk was not applied:\n%s", out)
+	}
+	for _, secret := range []string{tr.gh.Token(), jiratest.APIToken} {
+		if strings.Contains(out+errOut, secret) {
+			t.Fatal("a secret leaked into the output")
+		}
+	}
+}
+
+func TestSyncNeedsSecrets(t *testing.T) {
+	tr := newTrackers(t, "")
+	delete(tr.env, "JIRA_API_TOKEN")
+	tr.fail(1, "jira.api_token_env: environment variable JIRA_API_TOKEN is not set", "sync", "--once")
+	tr.fail(2, "add --once", "sync")
+}
+
+// serveInBackground starts `risksync serve` in-process and returns its address.
+func (tr *trackers) serveInBackground(t *testing.T) (addr string, stop func() error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	addrCh := make(chan string, 1)
+	done := make(chan int, 1)
+	var stderr bytes.Buffer
+	go func() {
+		m := tr.newMain(io.Discard, &stderr)
+		m.OnListen = func(a string) { addrCh <- a }
+		done <- m.Run(ctx, []string{"serve"})
+	}()
+	select {
+	case addr = <-addrCh:
+	case code := <-done:
+		cancel()
+		t.Fatalf("serve exited %d: %s", code, stderr.String())
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatal("serve did not start")
+	}
+	return addr, func() error {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				return fmt.Errorf("serve exited %d: %s", code, stderr.String())
+			}
+			return nil
+		case <-time.After(15 * time.Second):
+			return fmt.Errorf("serve did not stop within 15 s")
+		}
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func postWebhook(t *testing.T, url, event, delivery string, body []byte, secret string) int {
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-GitHub-Event", event)
+	req.Header.Set("X-GitHub-Delivery", delivery)
+	if secret != "" {
+		req.Header.Set("X-Hub-Signature-256", github.Sign(config.NewSecret(secret), body))
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServeWebhookPullBack(t *testing.T) {
+	tr := newTrackers(t, "server: {listen: \"127.0.0.1:0\"}\nsync: {interval: 1h}\n")
+	tr.ok("risk", "add", "--title", "Orphaned snapshots accumulate", "--impact", "4", "--scope", "5", "--likelihood", "3", "--owner", "storage-sre")
+	addr, stop := tr.serveInBackground(t)
+	base := "http://" + addr
+	// The first pass runs at start.
+	waitFor(t, "the first pass to mirror RISK-1", func() bool { return len(tr.linkOfMaybe("RISK-1")) == 1 })
+	key := tr.linkOf("RISK-1")["key"].(string)
+	n := issueNumber(t, key)
+
+	// A second daemon on the same SQLite file refuses to start.
+	_, errOut, code := tr.run("serve")
+	if code != 1 || !strings.Contains(errOut, "another risksync is already serving") {
+		t.Fatalf("second serve: exit %d %q", code, errOut)
+	}
+
+	tr.gh.CloseIssue("acme/storage", n, "completed", "alice") // same second as the mirror: still seen
+	body, _ := json.Marshal(map[string]any{"action": "closed",
+		"issue":      map[string]any{"number": n, "title": "[RISK-1] Orphaned snapshots accumulate", "state": "closed", "state_reason": "completed", "labels": []any{map[string]any{"name": "risk"}}, "body": "<!-- risksync:RISK-1 -->"},
+		"repository": map[string]any{"full_name": "acme/storage", "name": "storage", "owner": map[string]any{"login": "acme"}},
+		"sender":     map[string]any{"login": "alice"}})
+	// A bad signature is refused and changes nothing.
+	if code := postWebhook(t, base+"/webhooks/github", "issues", "d-1", body, "wrong-secret"); code != http.StatusUnauthorized {
+		t.Fatalf("bad signature: %d", code)
+	}
+	if code := postWebhook(t, base+"/webhooks/github", "issues", "d-1", body, ""); code != http.StatusUnauthorized {
+		t.Fatalf("missing signature: %d", code)
+	}
+	time.Sleep(700 * time.Millisecond)
+	if r := decode[map[string]any](t, tr.ok("risk", "show", "RISK-1", "--json")); r["status"] != "active" {
+		t.Fatalf("status moved without a valid webhook: %v", r["status"])
+	}
+	// A valid delivery triggers pull-back within seconds (the interval is an hour).
+	if code := postWebhook(t, base+"/webhooks/github", "issues", "d-2", body, webhookSecret); code/100 != 2 {
+		t.Fatalf("valid webhook: %d", code)
+	}
+	waitFor(t, "RISK-1 to become mitigated", func() bool {
+		return decode[map[string]any](t, tr.ok("risk", "show", "RISK-1", "--json"))["status"] == "mitigated"
+	})
+	if code := postWebhook(t, base+"/webhooks/github", "issues", "d-2", body, webhookSecret); code/100 != 2 {
+		t.Fatalf("replayed webhook: %d", code)
+	}
+
+	if code, _ := httpGet(t, base+"/healthz"); code != 200 {
+		t.Fatalf("healthz %d", code)
+	}
+	if code, body := httpGet(t, base+"/readyz"); code != 200 || !strings.Contains(body, `"leader":true`) {
+		t.Fatalf("readyz %d %s", code, body)
+	}
+	_, metrics := httpGet(t, base+"/metrics")
+	for _, want := range []string{`risksync_risk_score{band="critical",key="RISK-1",owner="storage-sre"} 60`, `risksync_webhook_deliveries_total{result="replay",tracker="github"} 1`,
+		`risksync_webhook_deliveries_total{result="unauthorized",tracker="github"} 2`, `risksync_tracker_requests_total{method="POST",status="201",tracker="github"}`, "risksync_pass_duration_seconds_count"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if code, _ := httpGet(t, base+"/webhooks/jira"); code != http.StatusNotFound {
+		t.Fatalf("jira webhooks without a secret: %d", code)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}

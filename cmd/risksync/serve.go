@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+
+	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/sync"
+)
+
+// ShutdownTimeout bounds how long serve takes to stop after SIGTERM.
+const ShutdownTimeout = 10 * time.Second
+
+func (m *Main) serveCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "serve",
+		Short: "Run the daemon: sync passes every sync.interval and on webhooks; /metrics, /healthz, /readyz",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return m.serve(cmd.Context())
+		},
+	}
+}
+
+func (m *Main) serve(ctx context.Context) error {
+	logger := m.logger()
+	s, err := m.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if fl, ok := s.leader.(*sync.FileLeader); ok {
+		// SQLite has one writer: a second daemon on the same file refuses to start.
+		if err := fl.Lock(); err != nil {
+			return fmt.Errorf("serve: another risksync is already serving %s (%v); stop it first", s.where, err)
+		}
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := sync.NewMetrics(reg)
+	var daemon *sync.Daemon
+	notify := func(ctx context.Context, n registry.Notification) error {
+		fresh, err := s.Enqueue(ctx, n)
+		if err != nil {
+			return err
+		}
+		if !fresh {
+			metrics.ObserveWebhook(n.Tracker, "replay")
+			return nil
+		}
+		metrics.ObserveWebhook(n.Tracker, "stored")
+		daemon.Wake()
+		return nil
+	}
+	ts, err := m.buildTrackers(logger, func(tracker, method, _ string, status int, d time.Duration) {
+		metrics.ObserveRequest(tracker, method, status, d)
+	}, notify)
+	if err != nil {
+		return err
+	}
+	engine := sync.New(sync.Options{Store: s, Config: m.cfg, Trackers: ts.trackers, Logger: logger, Now: m.Now, OnWrite: metrics.ObserveWrite})
+	daemon = &sync.Daemon{Engine: engine, Store: s, Leader: s.leader, Interval: m.cfg.Sync.Interval.Std(), Logger: logger, Now: m.Now,
+		AfterPass: func(ctx context.Context, res *sync.Result) {
+			metrics.ObservePass(res, m.stagnantCount(res.Risks), m.Now())
+		}}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", m.readyHandler(s, daemon, metrics))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	for _, tracker := range []string{registry.TrackerGitHub, registry.TrackerJira} {
+		h := ts.webhooks[tracker]
+		if h == nil {
+			msg := fmt.Sprintf("webhooks for %s are off: set %s.webhook_secret_env (or _file) to receive them", tracker, tracker)
+			h = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { http.Error(w, msg, http.StatusNotFound) })
+		}
+		mux.Handle("/webhooks/"+tracker, countRejections(tracker, metrics, h))
+	}
+
+	ln, err := net.Listen("tcp", m.cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("serve: listen on %s (server.listen): %w", m.cfg.Server.Listen, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	if len(ts.trackers) == 0 {
+		logger.Info("no tracker configured: serving the registry only (metrics, health); add a github or jira section to mirror risks", "config", m.cfg.Source)
+	}
+	logger.Info("serving", "addr", ln.Addr().String(), "database", s.where, "interval", m.cfg.Sync.Interval.Std())
+	if m.OnListen != nil {
+		m.OnListen(ln.Addr().String())
+	}
+
+	daemonCtx, stopDaemon := context.WithCancel(ctx)
+	defer stopDaemon()
+	daemonDone := make(chan error, 1)
+	go func() {
+		if len(ts.trackers) == 0 {
+			<-daemonCtx.Done() // nothing to sync; metrics still describe the registry
+			daemonDone <- nil
+			return
+		}
+		daemonDone <- daemon.Start(daemonCtx)
+	}()
+	if len(ts.trackers) == 0 {
+		if risks, err := s.ListRisks(ctx, registry.RiskFilter{}); err == nil {
+			metrics.ObserveRegistry(risks)
+		}
+	}
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	}
+	logger.Info("shutting down")
+	stopDaemon()
+	shutCtx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	_ = srv.Shutdown(shutCtx)
+	select {
+	case <-daemonDone:
+	case <-shutCtx.Done():
+		logger.Warn("the current pass did not stop in time; an interrupted create is adopted at the next start")
+	}
+	return nil
+}
+
+// readyHandler answers 200 when the database responds and, on the leader,
+// the last pass is recent; the body says why either way.
+func (m *Main) readyHandler(s *openedStore, daemon *sync.Daemon, metrics *sync.Metrics) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		detail := map[string]any{}
+		ready := true
+		if err := s.DB().PingContext(ctx); err != nil {
+			ready, detail["database"] = false, "unreachable"
+		} else {
+			detail["database"] = "ok"
+		}
+		leading, last := daemon.Status()
+		metrics.SetLeader(leading)
+		detail["leader"] = leading
+		if last != nil {
+			ended := last.Started.Add(last.Duration)
+			detail["last_pass"] = ended.UTC().Format(time.RFC3339)
+			detail["last_pass_failures"] = len(last.Failures)
+			if leading && m.Now().Sub(ended) > 3*m.cfg.Sync.Interval.Std()+time.Minute {
+				ready, detail["pass"] = false, "stale"
+			}
+		} else if leading {
+			detail["pass"] = "first pass running"
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(detail)
+	}
+}
+
+// countRejections records webhook deliveries the handler refused.
+func countRejections(tracker string, metrics *sync.Metrics, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		h.ServeHTTP(rec, r)
+		switch {
+		case rec.status == http.StatusUnauthorized:
+			metrics.ObserveWebhook(tracker, "unauthorized")
+		case rec.status == http.StatusRequestEntityTooLarge:
+			metrics.ObserveWebhook(tracker, "too_large")
+		case rec.status >= 400:
+			metrics.ObserveWebhook(tracker, "rejected")
+		}
+	})
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.status = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+// stagnantCount counts active or mitigating risks whose linked work has not
+// moved for stagnation.after.
+func (m *Main) stagnantCount(risks []*registry.Risk) int {
+	after := m.cfg.Stagnation.After.Std()
+	now := m.Now()
+	n := 0
+	for _, r := range risks {
+		if r.Status != registry.StatusActive && r.Status != registry.StatusMitigating {
+			continue
+		}
+		last := r.CreatedAt
+		if l := r.CurrentLink(); l != nil {
+			last = l.CreatedAt
+			if l.LastActivityAt != nil {
+				last = *l.LastActivityAt
+			}
+			if l.ChildrenTotal == 0 && now.Sub(l.CreatedAt) >= after {
+				n++
+				continue
+			}
+		}
+		if now.Sub(last) >= after {
+			n++
+		}
+	}
+	return n
+}
