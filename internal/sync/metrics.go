@@ -64,7 +64,9 @@ func (m *Metrics) ObserveRequest(tracker, method string, status int, d time.Dura
 func (m *Metrics) ObserveWrite(w Write) { m.writes.WithLabelValues(w.Tracker, w.Kind).Inc() }
 
 // ObserveWebhook counts one delivery: stored, replay, unauthorized, too_large, rejected.
-func (m *Metrics) ObserveWebhook(tracker, result string) { m.webhooks.WithLabelValues(tracker, result).Inc() }
+func (m *Metrics) ObserveWebhook(tracker, result string) {
+	m.webhooks.WithLabelValues(tracker, result).Inc()
+}
 
 // SetLeader records leadership.
 func (m *Metrics) SetLeader(leading bool) {
