@@ -30,7 +30,7 @@ type trackers struct {
 const webhookSecret = "whsec-e2e"
 
 func newTrackers(t *testing.T, extraYAML string) *trackers {
-	jr := jiratest.NewServer(t)
+	jr := jiratest.NewServer(t, jiratest.WithStart(time.Now().UTC().Truncate(time.Second)))
 	jr.AddProject(jiratest.Project{Key: "PAY", Name: "Payments"})
 	jr.AddProject(jiratest.Project{Key: "REL", Name: "Reliability"})
 	gh := githubtest.NewServer(t, githubtest.WithClock(jr.Now))

@@ -19,7 +19,8 @@ import (
 func (m *Main) buildJira(set *trackerSet, bands []scoring.Band, logger *slog.Logger, httpClient *http.Client, observe requestObserver, notify func(context.Context, registry.Notification) error) error {
 	j := m.cfg.Jira
 	opts := jira.Options{Config: j, Bands: bands, Logger: logger.With("tracker", "jira"), HTTPClient: httpClient, Now: m.Now, Sleep: m.sleep(),
-		OnRequest: func(method, route string, status int, d time.Duration) { observe("jira", method, route, status, d) }}
+		OnRequest:    func(method, route string, status int, d time.Duration) { observe("jira", method, route, status, d) },
+		SearchSettle: m.cfg.Sync.CreateSettle.Std()}
 	resolve := func(ref config.SecretRef) (config.Secret, error) {
 		s, err := ref.Resolve(m.LookupEnv)
 		if err != nil {
@@ -102,4 +103,10 @@ func jiraWrites(ws []jira.Write) []sync.Write {
 		out[i] = sync.Write{Kind: w.Kind, Target: w.Target, Fields: w.Fields}
 	}
 	return out
+}
+
+// intentGrace is how long the engine waits on an unconfirmed create, per
+// tracker: Jira's search lags, GitHub's listing does not.
+func (m *Main) intentGrace() map[string]time.Duration {
+	return map[string]time.Duration{registry.TrackerJira: m.cfg.Sync.CreateSettle.Std()}
 }

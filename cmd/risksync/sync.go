@@ -66,7 +66,7 @@ func (m *Main) syncOnce(ctx context.Context, logger *slog.Logger, dryRun, asJSON
 	if err != nil {
 		return err
 	}
-	engine := sync.New(sync.Options{Store: s, Config: m.cfg, Trackers: ts.trackers, Logger: logger, Now: m.Now})
+	engine := sync.New(sync.Options{Store: s, Config: m.cfg, Trackers: ts.trackers, Logger: logger, Now: m.Now, IntentGrace: m.intentGrace()})
 	res := engine.Pass(ctx, dryRun)
 	if asJSON {
 		out := struct {

@@ -49,6 +49,10 @@ type Server struct {
 
 type Sync struct {
 	Interval Duration `yaml:"interval"`
+	// CreateSettle is how long a Jira epic create whose outcome was never
+	// recorded (a crash, a lost response) blocks another create while JQL
+	// search catches up. GitHub's listing is consistent and needs no wait.
+	CreateSettle Duration `yaml:"create_settle"`
 }
 
 type Scoring struct {
@@ -288,6 +292,9 @@ func (c *Config) applyDefaults() {
 	if c.Sync.Interval == 0 {
 		c.Sync.Interval = Duration(5 * time.Minute)
 	}
+	if c.Sync.CreateSettle == 0 {
+		c.Sync.CreateSettle = Duration(2 * time.Minute)
+	}
 	if c.Scoring.Model == "" {
 		c.Scoring.Model = scoring.Ordinal
 	}
@@ -389,6 +396,9 @@ func (c *Config) validate(loc locator) error {
 	}
 	if c.Sync.Interval.Std() < 10*time.Second {
 		return loc.errorf("sync.interval must be at least 10s", "sync", "interval")
+	}
+	if d := c.Sync.CreateSettle.Std(); d > time.Hour {
+		return loc.errorf("sync.create_settle must be at most 1h", "sync", "create_settle")
 	}
 	if c.Stagnation.After.Std() < time.Hour {
 		return loc.errorf("stagnation.after must be at least 1h", "stagnation", "after")

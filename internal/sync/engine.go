@@ -30,9 +30,10 @@ type Options struct {
 	Trackers map[string]Tracker // by tracker name; only configured ones
 	Logger   *slog.Logger
 	Now      func() time.Time
-	// IntentGrace is how long an epic create whose outcome was never
-	// recorded blocks another create, while the tracker's search catches up.
-	IntentGrace time.Duration
+	// IntentGrace is, per tracker, how long an epic create whose outcome was
+	// never recorded blocks another create while the tracker's search catches
+	// up. Trackers absent here (GitHub: its listing is consistent) need none.
+	IntentGrace map[string]time.Duration
 	// OnWrite observes every tracker write (metrics); optional.
 	OnWrite func(Write)
 }
@@ -52,8 +53,8 @@ func New(opts Options) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.IntentGrace == 0 {
-		opts.IntentGrace = 5 * time.Minute
+	if opts.IntentGrace == nil {
+		opts.IntentGrace = map[string]time.Duration{registry.TrackerJira: 2 * time.Minute}
 	}
 	if opts.OnWrite == nil {
 		opts.OnWrite = func(Write) {}
@@ -528,7 +529,8 @@ func (e *Engine) ensure(ctx context.Context, t Tracker, spec EpicSpec, r *regist
 	if err != nil {
 		return EpicResult{}, "", err
 	}
-	if started, perr := time.Parse(time.RFC3339Nano, v); ok && perr == nil && e.opts.Now().Sub(started) < e.opts.IntentGrace {
+	grace := e.opts.IntentGrace[tracker]
+	if started, perr := time.Parse(time.RFC3339Nano, v); ok && perr == nil && e.opts.Now().Sub(started) < grace {
 		plan, err := t.EnsureEpic(ctx, spec, true)
 		if err != nil {
 			return EpicResult{}, "", err
@@ -536,7 +538,7 @@ func (e *Engine) ensure(ctx context.Context, t Tracker, spec EpicSpec, r *regist
 		for _, w := range plan.Writes {
 			if w.Kind == "create" {
 				return EpicResult{}, "", &registry.TrackerError{Tracker: tracker, Op: "create epic " + spec.Target + " " + r.Key,
-					Retryable: true, RetryAt: started.Add(e.opts.IntentGrace), Err: errCreatePending}
+					Retryable: true, RetryAt: started.Add(grace), Err: errCreatePending}
 			}
 		}
 	} else if !ok {
