@@ -284,3 +284,12 @@ func TestRescoreWhenBandsChange(t *testing.T) {
 		t.Fatalf("rescore history %v", last)
 	}
 }
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
