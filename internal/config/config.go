@@ -394,8 +394,8 @@ func (c *Config) validate(loc locator) error {
 	if _, err := ParseDatabaseURL(c.Database.URL); err != nil {
 		return loc.errorf(err.Error(), "database", "url")
 	}
-	if c.Sync.Interval.Std() < 10*time.Second {
-		return loc.errorf("sync.interval must be at least 10s", "sync", "interval")
+	if c.Sync.Interval.Std() < time.Second {
+		return loc.errorf("sync.interval must be at least 1s", "sync", "interval")
 	}
 	if d := c.Sync.CreateSettle.Std(); d > time.Hour {
 		return loc.errorf("sync.create_settle must be at most 1h", "sync", "create_settle")
