@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -357,6 +359,48 @@ func TestServeWebhookPullBack(t *testing.T) {
 	}
 	if code, _ := httpGet(t, base+"/webhooks/jira"); code != http.StatusNotFound {
 		t.Fatalf("jira webhooks without a secret: %d", code)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestServeReportOnSchedule(t *testing.T) {
+	var posts, accepted atomic.Int64
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := posts.Add(1)
+		if n <= 2 {
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		if !strings.Contains(string(body), `"text"`) {
+			http.Error(w, "no text", http.StatusBadRequest)
+			return
+		}
+		accepted.Add(1)
+	}))
+	defer receiver.Close()
+	tr := newTrackers(t, "server: {listen: \"127.0.0.1:0\"}\nsync: {interval: 1s}\nreport: {schedule: \"* * * * *\", webhook_url_env: REPORT_HOOK}\n")
+	tr.env["REPORT_HOOK"] = receiver.URL
+	tr.ok("risk", "add", "--title", "Orphaned snapshots accumulate", "--impact", "4", "--scope", "5", "--likelihood", "3", "--owner", "storage-sre")
+	addr, stop := tr.serveInBackground(t)
+	waitFor(t, "the first pass", func() bool { return len(tr.linkOfMaybe("RISK-1")) == 1 })
+	if posts.Load() != 0 {
+		t.Fatal("published at start instead of on schedule")
+	}
+	tr.jr.Advance(2 * time.Minute) // the schedule comes due
+	waitFor(t, "the scheduled report", func() bool { return accepted.Load() == 1 })
+	time.Sleep(2500 * time.Millisecond) // more passes in the same week
+	if accepted.Load() != 1 {
+		t.Fatalf("%d accepted deliveries in one week, want 1", accepted.Load())
+	}
+	code, html := httpGet(t, "http://"+addr+"/report")
+	if code != 200 || !strings.Contains(html, "<svg") || !strings.Contains(html, "RISK-1") {
+		t.Fatalf("/report %d: %.200s", code, html)
+	}
+	if _, body := httpGet(t, "http://"+addr+"/readyz"); !strings.Contains(body, `"webhook":{"attempts"`) || !strings.Contains(body, `"delivered":true`) {
+		t.Fatalf("readyz lacks the report status: %s", body)
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)

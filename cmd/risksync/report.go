@@ -53,7 +53,7 @@ accepted delivery per ISO week).`,
 			}
 			var pub *report.Publisher
 			if publish {
-				if pub, err = m.reportPublisher(); err != nil {
+				if pub, err = m.reportPublisher(nil); err != nil {
 					return err
 				}
 			}
@@ -103,8 +103,10 @@ func reportRenderer(format string) (func(io.Writer, *report.Report) error, error
 }
 
 // reportPublisher resolves the configured channels before anything is
-// read, so a missing secret fails fast and names the variable.
-func (m *Main) reportPublisher() (*report.Publisher, error) {
+// read, so a missing secret fails fast and names the variable. The daemon
+// passes its trackers so the report issue reuses its GitHub client.
+func (m *Main) reportPublisher(ts *trackerSet) (*report.Publisher, error) {
+	_ = ts // the GitHub issue channel is wired below once its adapter exists
 	rc := m.cfg.Report
 	if !rc.GitHubIssue && !rc.WebhookURL().Set() {
 		return nil, errors.New("report --publish: nothing to publish to: set report.github_issue or report.webhook_url_env in the config")

@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/report"
 	"github.com/risksync/risksync/internal/sync"
 )
 
@@ -69,15 +70,28 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var publisher *report.Publisher
+	if m.cfg.Report.GitHubIssue || m.cfg.Report.WebhookURL().Set() {
+		if publisher, err = m.reportPublisher(ts); err != nil {
+			return err
+		}
+		publisher.Store = s
+	}
+	reports, err := m.newReportJob(s, publisher, metrics, logger)
+	if err != nil {
+		return err
+	}
 	engine := sync.New(sync.Options{Store: s, Config: m.cfg, Trackers: ts.trackers, Logger: logger, Now: m.Now, IntentGrace: m.intentGrace(), OnWrite: metrics.ObserveWrite})
 	daemon = &sync.Daemon{Engine: engine, Store: s, Leader: s.leader, Interval: m.cfg.Sync.Interval.Std(), Logger: logger, Now: m.Now,
 		AfterPass: func(ctx context.Context, res *sync.Result) {
 			metrics.ObservePass(res, m.stagnantCount(res.Risks), m.Now())
+			reports.afterPass(ctx, res)
 		}}
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", m.readyHandler(s, daemon, metrics))
+	mux.HandleFunc("GET /readyz", m.readyHandler(s, daemon, metrics, reports))
+	mux.HandleFunc("GET /report", reports.serveHTML)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	for _, tracker := range []string{registry.TrackerGitHub, registry.TrackerJira} {
 		h := ts.webhooks[tracker]
@@ -140,7 +154,7 @@ func (m *Main) serve(ctx context.Context) error {
 
 // readyHandler answers 200 when the database responds and, on the leader,
 // the last pass is recent; the body says why either way.
-func (m *Main) readyHandler(s *openedStore, daemon *sync.Daemon, metrics *sync.Metrics) http.HandlerFunc {
+func (m *Main) readyHandler(s *openedStore, daemon *sync.Daemon, metrics *sync.Metrics, reports *reportJob) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -164,6 +178,7 @@ func (m *Main) readyHandler(s *openedStore, daemon *sync.Daemon, metrics *sync.M
 		} else if leading {
 			detail["pass"] = "first pass running"
 		}
+		reports.status(ctx, detail)
 		w.Header().Set("Content-Type", "application/json")
 		if !ready {
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -198,28 +213,11 @@ func (r *statusRecorder) WriteHeader(code int) {
 	r.ResponseWriter.WriteHeader(code)
 }
 
-// stagnantCount counts active or mitigating risks whose linked work has not
-// moved for stagnation.after.
+// stagnantCount counts the risks the stagnation rule flags.
 func (m *Main) stagnantCount(risks []*registry.Risk) int {
-	after := m.cfg.Stagnation.After.Std()
-	now := m.Now()
 	n := 0
 	for _, r := range risks {
-		if r.Status != registry.StatusActive && r.Status != registry.StatusMitigating {
-			continue
-		}
-		last := r.CreatedAt
-		if l := r.CurrentLink(); l != nil {
-			last = l.CreatedAt
-			if l.LastActivityAt != nil {
-				last = *l.LastActivityAt
-			}
-			if l.ChildrenTotal == 0 && now.Sub(l.CreatedAt) >= after {
-				n++
-				continue
-			}
-		}
-		if now.Sub(last) >= after {
+		if report.CheckStagnation(r, m.cfg.Stagnation.After.Std(), m.Now()).Stagnant {
 			n++
 		}
 	}

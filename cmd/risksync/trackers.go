@@ -15,6 +15,7 @@ import (
 // trackerSet is every configured tracker: the engine's view, and the
 // webhook handlers the daemon serves.
 type trackerSet struct {
+	github   *github.Client // for the weekly report issue; nil without a github section
 	trackers map[string]sync.Tracker
 	webhooks map[string]http.Handler // by tracker; only where a webhook secret is configured
 }
@@ -54,6 +55,7 @@ func (m *Main) buildTrackers(logger *slog.Logger, observe requestObserver, notif
 			return nil, err
 		}
 		set.trackers[registry.TrackerGitHub] = githubTracker{c}
+		set.github = c
 		if g.WebhookSecret().Set() && notify != nil {
 			secret, err := g.WebhookSecret().Resolve(m.LookupEnv)
 			if err != nil {
