@@ -38,7 +38,7 @@ func TestMain(m *testing.M) {
 }
 
 // subprocess starts this test binary as `risksync ARGS...` with the CLI's environment.
-func (c *cli) subprocess(t *testing.T, args ...string) *exec.Cmd {
+func (c *cli) subprocess(t testing.TB, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], append([]string{"-test.run=^$", "--"}, args...)...)
 	cmd.Env = []string{"RISKSYNC_TEST_SUBPROCESS=1", "PATH=" + os.Getenv("PATH")}
 	for k, v := range c.env {

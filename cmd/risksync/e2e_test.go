@@ -31,7 +31,7 @@ type trackers struct {
 
 const webhookSecret = "whsec-e2e"
 
-func newTrackers(t *testing.T, extraYAML string) *trackers {
+func newTrackers(t testing.TB, extraYAML string) *trackers {
 	jr := jiratest.NewServer(t, jiratest.WithStart(time.Now().UTC().Truncate(time.Second)))
 	jr.AddProject(jiratest.Project{Key: "PAY", Name: "Payments"})
 	jr.AddProject(jiratest.Project{Key: "REL", Name: "Reliability"})
@@ -84,7 +84,7 @@ func (tr *trackers) linkOf(key string) map[string]any {
 	return nil
 }
 
-func issueNumber(t *testing.T, key string) int {
+func issueNumber(t testing.TB, key string) int {
 	n, err := strconv.Atoi(key[strings.LastIndexByte(key, '#')+1:])
 	if err != nil {
 		t.Fatalf("key %q: %v", key, err)
@@ -231,7 +231,7 @@ func TestSyncNeedsSecrets(t *testing.T) {
 }
 
 // serveInBackground starts `risksync serve` in-process and returns its address.
-func (tr *trackers) serveInBackground(t *testing.T) (addr string, stop func() error) {
+func (tr *trackers) serveInBackground(t testing.TB) (addr string, stop func() error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	addrCh := make(chan string, 1)
 	done := make(chan int, 1)
@@ -264,7 +264,7 @@ func (tr *trackers) serveInBackground(t *testing.T) (addr string, stop func() er
 	}
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !cond() {
@@ -275,7 +275,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func postWebhook(t *testing.T, url, event, delivery string, body []byte, secret string) int {
+func postWebhook(t testing.TB, url, event, delivery string, body []byte, secret string) int {
 	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-GitHub-Event", event)
@@ -291,7 +291,7 @@ func postWebhook(t *testing.T, url, event, delivery string, body []byte, secret 
 	return resp.StatusCode
 }
 
-func httpGet(t *testing.T, url string) (int, string) {
+func httpGet(t testing.TB, url string) (int, string) {
 	resp, err := http.Get(url)
 	if err != nil {
 		t.Fatal(err)

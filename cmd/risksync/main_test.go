@@ -16,13 +16,13 @@ import (
 
 // cli runs risksync in-process against its own database and config.
 type cli struct {
-	t    *testing.T
+	t    testing.TB
 	dir  string
 	env  map[string]string
 	main func(*Main) // adjusts each Main, e.g. to point at tracker fakes
 }
 
-func newCLI(t *testing.T) *cli {
+func newCLI(t testing.TB) *cli {
 	dir := t.TempDir()
 	return &cli{t: t, dir: dir, env: map[string]string{
 		"RISKSYNC_DATABASE_URL": "sqlite://" + filepath.Join(dir, "risksync.db"),
@@ -78,7 +78,7 @@ func (c *cli) fail(wantCode int, want string, args ...string) {
 	}
 }
 
-func decode[T any](t *testing.T, s string) T {
+func decode[T any](t testing.TB, s string) T {
 	t.Helper()
 	var v T
 	if err := json.Unmarshal([]byte(s), &v); err != nil {
@@ -285,7 +285,7 @@ func TestRescoreWhenBandsChange(t *testing.T) {
 	}
 }
 
-func readFile(t *testing.T, path string) string {
+func readFile(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -25,7 +25,7 @@ func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return c.base.RoundTrip(r)
 }
 
-func readyz(t *testing.T, addr string) map[string]any {
+func readyz(t testing.TB, addr string) map[string]any {
 	_, body := httpGet(t, "http://"+addr+"/readyz")
 	var v map[string]any
 	if err := json.Unmarshal([]byte(body), &v); err != nil {
