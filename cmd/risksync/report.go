@@ -4,20 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/risksync/risksync/internal/config"
 	"github.com/risksync/risksync/internal/report"
 )
-
-// reportIssues returns the GitHub issue channel for `report --publish`.
-// Nil until the GitHub connector provides an adapter to
-// report.IssuePublisher: then github_issue publishing fails with a message
-// saying so. Tests set it to a fake. (A field on Main would be the natural
-// home; app.go is outside this change.)
-var reportIssues func(cfg *config.Config, lookup func(string) (string, bool)) (report.IssuePublisher, error)
 
 func (m *Main) reportCommand() *cobra.Command {
 	var format, owner string
@@ -106,7 +100,6 @@ func reportRenderer(format string) (func(io.Writer, *report.Report) error, error
 // read, so a missing secret fails fast and names the variable. The daemon
 // passes its trackers so the report issue reuses its GitHub client.
 func (m *Main) reportPublisher(ts *trackerSet) (*report.Publisher, error) {
-	_ = ts // the GitHub issue channel is wired below once its adapter exists
 	rc := m.cfg.Report
 	if !rc.GitHubIssue && !rc.WebhookURL().Set() {
 		return nil, errors.New("report --publish: nothing to publish to: set report.github_issue or report.webhook_url_env in the config")
@@ -119,12 +112,15 @@ func (m *Main) reportPublisher(ts *trackerSet) (*report.Publisher, error) {
 		}
 		p.WebhookURL = u.Reveal()
 	}
-	if rc.GitHubIssue && reportIssues != nil {
-		issues, err := reportIssues(m.cfg, m.LookupEnv)
-		if err != nil {
-			return nil, fmt.Errorf("report --publish: github issue: %w", err)
+	if rc.GitHubIssue {
+		if ts == nil || ts.github == nil {
+			built, err := m.buildTrackers(slog.New(slog.DiscardHandler), func(string, string, string, int, time.Duration) {}, nil)
+			if err != nil {
+				return nil, fmt.Errorf("report --publish: github issue: %w", err)
+			}
+			ts = built
 		}
-		p.Issues, p.Repo = issues, m.cfg.GitHub.Repo
+		p.Issues, p.Repo = reportIssueAdapter{ts.github}, m.cfg.GitHub.Repo
 	}
 	return p, nil
 }
@@ -142,9 +138,6 @@ func (m *Main) publishReport(cmd *cobra.Command, p *report.Publisher, rep *repor
 	var errs []error
 	if err != nil {
 		errs = append(errs, err)
-	}
-	if m.cfg.Report.GitHubIssue && p.Issues == nil {
-		errs = append(errs, fmt.Errorf("report %s: github issue not published: this build has no GitHub adapter for the report issue yet (report.github_issue needs the GitHub connector's report.IssuePublisher)", rep.Week))
 	}
 	return errors.Join(errs...)
 }

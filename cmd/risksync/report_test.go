@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -10,7 +8,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/risksync/risksync/internal/config"
 	"github.com/risksync/risksync/internal/report"
 )
 
@@ -65,46 +62,6 @@ func TestReportCommand(t *testing.T) {
 	c.fail(1, "nothing to publish to", "report", "--publish")
 }
 
-// issueFake is the weekly-issue side of GitHub.
-type issueFake struct {
-	mu              sync.Mutex
-	created, update int
-	issues          map[string]report.IssueRef
-}
-
-func (f *issueFake) FindIssue(_ context.Context, repo, label, title string) (report.IssueRef, bool, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for _, is := range f.issues {
-		if is.Title == title {
-			return is, true, nil
-		}
-	}
-	return report.IssueRef{}, false, nil
-}
-
-func (f *issueFake) CreateIssue(_ context.Context, repo, title, body string, labels []string) (report.IssueRef, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.created++
-	is := report.IssueRef{Key: fmt.Sprintf("%s#%d", repo, f.created), Title: title}
-	f.issues[is.Key] = is
-	return is, nil
-}
-
-func (f *issueFake) UpdateIssue(context.Context, string, string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.update++
-	return nil
-}
-
-func (f *issueFake) CloseIssue(context.Context, string, string) error { return nil }
-
-func (f *issueFake) ListOpenIssues(context.Context, string, string) ([]report.IssueRef, error) {
-	return nil, nil
-}
-
 func TestReportPublish(t *testing.T) {
 	var mu sync.Mutex
 	var posts []string
@@ -115,39 +72,35 @@ func TestReportPublish(t *testing.T) {
 		mu.Unlock()
 	}))
 	defer srv.Close()
-	c := newCLI(t)
-	c.writeConfig(teamsConfig + "report:\n  github_issue: true\n  webhook_url_env: RISKSYNC_REPORT_WEBHOOK\n")
+	c := newTrackers(t, "report:\n  github_issue: true\n  webhook_url_env: RISKSYNC_REPORT_WEBHOOK\n")
 	c.ok("risk", "add", "--title", "Orphaned snapshots slow backups", "--impact", "4", "--scope", "5", "--likelihood", "3")
 
 	c.fail(1, "report.webhook_url_env: environment variable RISKSYNC_REPORT_WEBHOOK is not set", "report", "--publish")
 	c.env["RISKSYNC_REPORT_WEBHOOK"] = srv.URL + "/hooks/SECRET"
 
-	// Without a GitHub adapter the webhook is still delivered, and the
-	// command says the issue was not published.
-	out, errOut, code := c.run("report", "--publish")
-	if code != 1 || !strings.Contains(errOut, "webhook delivered") || !strings.Contains(errOut, "github issue not published") || !strings.Contains(out, "# Risk registry report") {
-		t.Fatalf("exit %d, stderr %q", code, errOut)
-	}
-	if strings.Contains(errOut, "SECRET") {
-		t.Fatalf("stderr shows the webhook URL: %q", errOut)
-	}
-
-	fake := &issueFake{issues: map[string]report.IssueRef{}}
-	reportIssues = func(cfg *config.Config, _ func(string) (string, bool)) (report.IssuePublisher, error) {
-		return fake, nil
-	}
-	defer func() { reportIssues = nil }()
-	_, errOut, code = c.run("report", "--publish", "--format", "json")
-	if code != 0 || !strings.Contains(errOut, "github_issue created acme/reliability#1") || !strings.Contains(errOut, "webhook already delivered") {
+	// The issue goes to github.repo through the GitHub connector; the webhook URL never shows.
+	_, errOut, code := c.run("report", "--publish", "--format", "json")
+	if code != 0 || !strings.Contains(errOut, "github_issue created acme/rel#") || !strings.Contains(errOut, "webhook delivered") || strings.Contains(errOut, "SECRET") {
 		t.Fatalf("exit %d, stderr %q", code, errOut)
 	}
 	_, errOut, code = c.run("report", "--publish")
-	if code != 0 || !strings.Contains(errOut, "github_issue updated acme/reliability#1") || fake.created != 1 || fake.update != 1 {
-		t.Fatalf("exit %d, stderr %q; %d created, %d updated", code, errOut, fake.created, fake.update)
+	if code != 0 || !strings.Contains(errOut, "webhook already delivered") {
+		t.Fatalf("second publish: exit %d, stderr %q", code, errOut)
+	}
+	reports := 0
+	for _, is := range c.gh.Issues("acme/rel") {
+		for _, l := range is.Labels {
+			if l == report.IssueLabel {
+				reports++
+			}
+		}
+	}
+	if reports != 1 {
+		t.Fatalf("%d report issues after two publishes in one week, want 1", reports)
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(posts) != 1 || !strings.Contains(posts[0], `"text":"*Risk registry report — `) {
+	if len(posts) != 1 || !strings.Contains(posts[0], "Risk registry report — ") || !strings.Contains(posts[0], "/acme/rel/issues/1|") {
 		t.Fatalf("webhook posts %q", posts)
 	}
 	// --publish took today's snapshot.
