@@ -2,39 +2,36 @@ package github
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/risksync/risksync/internal/config"
 	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/webhook"
 )
 
 // MaxWebhookBody is the largest delivery accepted (GitHub caps payloads at
 // 25 MB, but issue events are a few KiB).
-const MaxWebhookBody = 1 << 20
+const MaxWebhookBody = webhook.MaxBody
 
 // WebhookOption configures NewWebhookHandler.
-type WebhookOption func(*webhook)
+type WebhookOption func(*webhookHandler)
 
 // WithPostmortemLabel sets the label that marks postmortem issues (default
 // "postmortem"; use github.postmortem.label).
 func WithPostmortemLabel(label string) WebhookOption {
-	return func(h *webhook) {
+	return func(h *webhookHandler) {
 		if label != "" {
 			h.pmLabel = label
 		}
 	}
 }
 
-type webhook struct {
+type webhookHandler struct {
 	secret  []byte
 	log     *slog.Logger
 	notify  func(context.Context, registry.Notification) error
@@ -58,32 +55,16 @@ func NewWebhookHandler(secret config.Secret, logger *slog.Logger, notify func(co
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &webhook{secret: []byte(secret.Reveal()), log: logger, notify: notify, pmLabel: "postmortem"}
+	h := &webhookHandler{secret: []byte(secret.Reveal()), log: logger, notify: notify, pmLabel: "postmortem"}
 	for _, o := range opts {
 		o(h)
 	}
 	return h, nil
 }
 
-func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			http.Error(w, "payload over 1 MiB", http.StatusRequestEntityTooLarge)
-			return
-		}
-		http.Error(w, "cannot read body", http.StatusBadRequest)
-		return
-	}
-	if !validSignature(h.secret, body, r.Header.Get("X-Hub-Signature-256")) {
-		h.log.Warn("github: webhook with a missing or wrong signature", "remote", r.RemoteAddr)
-		http.Error(w, "missing or wrong X-Hub-Signature-256", http.StatusUnauthorized)
+func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, ok := webhook.ReadSigned(w, r, h.secret, "X-Hub-Signature-256", h.log)
+	if !ok {
 		return
 	}
 	delivery := r.Header.Get("X-GitHub-Delivery")
@@ -108,27 +89,12 @@ func (h *webhook) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // validSignature checks "sha256=<hex HMAC-SHA256 of body>" in constant time.
-// SHA-1 signatures (X-Hub-Signature) are not accepted.
-func validSignature(secret, body []byte, header string) bool {
-	hexSig, ok := strings.CutPrefix(header, "sha256=")
-	if !ok || len(hexSig) != 2*sha256.Size {
-		return false
-	}
-	got, err := hex.DecodeString(hexSig)
-	if err != nil {
-		return false
-	}
-	mac := hmac.New(sha256.New, secret)
-	mac.Write(body)
-	return hmac.Equal(got, mac.Sum(nil))
-}
+func validSignature(secret, body []byte, header string) bool { return webhook.Valid(secret, body, header) }
 
 // Sign returns the X-Hub-Signature-256 value GitHub would send (for tests
 // and for tools that replay deliveries).
 func Sign(secret config.Secret, body []byte) string {
-	mac := hmac.New(sha256.New, []byte(secret.Reveal()))
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+	return webhook.Sign([]byte(secret.Reveal()), body)
 }
 
 type whIssue struct {

@@ -2,22 +2,19 @@ package jira
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/risksync/risksync/internal/config"
 	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/webhook"
 )
 
 // MaxWebhookBody is the largest delivery accepted; larger ones get 413.
-const MaxWebhookBody = 1 << 20
+const MaxWebhookBody = webhook.MaxBody
 
 // WebhookOption tunes NewWebhookHandler.
 type WebhookOption func(*webhookHandler)
@@ -60,19 +57,7 @@ func NewWebhookHandler(secret config.Secret, logger *slog.Logger, notify func(co
 }
 
 // CheckSignature reports whether header is "sha256=<hex HMAC-SHA256 of body>".
-func CheckSignature(secret, body []byte, header string) bool {
-	hexSig, ok := strings.CutPrefix(strings.TrimSpace(header), "sha256=")
-	if !ok {
-		return false
-	}
-	got, err := hex.DecodeString(hexSig)
-	if err != nil || len(got) != sha256.Size {
-		return false
-	}
-	m := hmac.New(sha256.New, secret)
-	m.Write(body)
-	return hmac.Equal(got, m.Sum(nil))
-}
+func CheckSignature(secret, body []byte, header string) bool { return webhook.Valid(secret, body, header) }
 
 type webhookEvent struct {
 	WebhookEvent string `json:"webhookEvent"`
@@ -92,25 +77,8 @@ type webhookEvent struct {
 }
 
 func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "POST only", http.StatusMethodNotAllowed)
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxWebhookBody))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			http.Error(w, "body larger than 1 MiB", http.StatusRequestEntityTooLarge)
-			return
-		}
-		http.Error(w, "cannot read body", http.StatusBadRequest)
-		return
-	}
-	sig := r.Header.Get("X-Hub-Signature")
-	if sig == "" || !CheckSignature(h.secret, body, sig) {
-		h.log.Warn("jira webhook: missing or wrong signature", "remote", r.RemoteAddr)
-		http.Error(w, "missing or wrong X-Hub-Signature", http.StatusUnauthorized)
+	body, ok := webhook.ReadSigned(w, r, h.secret, "X-Hub-Signature", h.log)
+	if !ok {
 		return
 	}
 	var ev webhookEvent
