@@ -27,16 +27,16 @@ func TestValid(t *testing.T) {
 		header string
 		want   bool
 	}{
-		"valid":              {good, true},
-		"valid with spaces":  {" " + good + " ", true},
-		"missing":            {"", false},
-		"no prefix":          {strings.TrimPrefix(good, "sha256="), false},
-		"wrong length":       {good[:len(good)-2], false},
-		"not hex":            {"sha256=" + strings.Repeat("zz", 32), false},
-		"sha1 only":          {"sha1=" + hex.EncodeToString(sha1mac.Sum(nil)), false},
-		"wrong secret":       {Sign([]byte("other"), body), false},
-		"other body":         {Sign(secret, []byte("Hello, World?")), false},
-		"uppercase prefix":   {"SHA256=" + strings.TrimPrefix(good, "sha256="), false},
+		"valid":             {good, true},
+		"valid with spaces": {" " + good + " ", true},
+		"missing":           {"", false},
+		"no prefix":         {strings.TrimPrefix(good, "sha256="), false},
+		"wrong length":      {good[:len(good)-2], false},
+		"not hex":           {"sha256=" + strings.Repeat("zz", 32), false},
+		"sha1 only":         {"sha1=" + hex.EncodeToString(sha1mac.Sum(nil)), false},
+		"wrong secret":      {Sign([]byte("other"), body), false},
+		"other body":        {Sign(secret, []byte("Hello, World?")), false},
+		"uppercase prefix":  {"SHA256=" + strings.TrimPrefix(good, "sha256="), false},
 	} {
 		if got := Valid(secret, body, tc.header); got != tc.want {
 			t.Errorf("%s: Valid = %v, want %v", name, got, tc.want)

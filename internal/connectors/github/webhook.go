@@ -89,7 +89,9 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // validSignature checks "sha256=<hex HMAC-SHA256 of body>" in constant time.
-func validSignature(secret, body []byte, header string) bool { return webhook.Valid(secret, body, header) }
+func validSignature(secret, body []byte, header string) bool {
+	return webhook.Valid(secret, body, header)
+}
 
 // Sign returns the X-Hub-Signature-256 value GitHub would send (for tests
 // and for tools that replay deliveries).

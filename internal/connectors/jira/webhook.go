@@ -57,7 +57,9 @@ func NewWebhookHandler(secret config.Secret, logger *slog.Logger, notify func(co
 }
 
 // CheckSignature reports whether header is "sha256=<hex HMAC-SHA256 of body>".
-func CheckSignature(secret, body []byte, header string) bool { return webhook.Valid(secret, body, header) }
+func CheckSignature(secret, body []byte, header string) bool {
+	return webhook.Valid(secret, body, header)
+}
 
 type webhookEvent struct {
 	WebhookEvent string `json:"webhookEvent"`
