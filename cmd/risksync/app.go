@@ -133,7 +133,11 @@ type openedStore struct {
 
 // openStore opens the configured database, applies migrations and rescores
 // when the scoring configuration changed since the last run.
-func (m *Main) openStore(ctx context.Context) (*openedStore, error) {
+func (m *Main) openStore(ctx context.Context) (*openedStore, error) { return m.openStoreFor(ctx, true) }
+
+// openStoreFor opens the database; rescore=false leaves stored scores as
+// they are (a dry run writes no registry data).
+func (m *Main) openStoreFor(ctx context.Context, rescore bool) (*openedStore, error) {
 	target, err := config.ParseDatabaseURL(m.cfg.Database.URL)
 	if err != nil {
 		return nil, err
@@ -154,6 +158,9 @@ func (m *Main) openStore(ctx context.Context) (*openedStore, error) {
 			return nil, err
 		}
 		o = &openedStore{Store: db.Store, applied: db.Applied, leader: &sync.PostgresLeader{DB: db.DB().DB}, where: config.RedactURL(target.DSN)}
+	}
+	if !rescore {
+		return o, nil
 	}
 	if _, err := o.Rescore(ctx, registry.ActorConfig, sc.Fingerprint()); err != nil {
 		o.Close()

@@ -20,6 +20,7 @@ import (
 	"github.com/risksync/risksync/internal/connectors/github/githubtest"
 	"github.com/risksync/risksync/internal/connectors/jira/jiratest"
 	"github.com/risksync/risksync/internal/registry/registrytest"
+	"github.com/risksync/risksync/internal/registry/sqlite"
 )
 
 // trackers is a CLI wired to both tracker fakes.
@@ -369,7 +370,8 @@ func TestServeReportOnSchedule(t *testing.T) {
 	var posts, accepted atomic.Int64
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := posts.Add(1)
-		if n <= 2 {
+		if n <= 4 { // every attempt of the first publication fails
+
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
 		}
@@ -390,6 +392,14 @@ func TestServeReportOnSchedule(t *testing.T) {
 		t.Fatal("published at start instead of on schedule")
 	}
 	tr.jr.Advance(2 * time.Minute) // the schedule comes due
+	// The failure shows on /readyz and in metrics, and the next pass retries.
+	waitFor(t, "the failed publication on /readyz", func() bool {
+		_, body := httpGet(t, "http://"+addr+"/readyz")
+		return strings.Contains(body, `"retrying":true`) && strings.Contains(body, `"last_error"`)
+	})
+	if _, m := httpGet(t, "http://"+addr+"/metrics"); !strings.Contains(m, "risksync_report_publish_failing 1") && accepted.Load() == 0 {
+		t.Fatal("metrics do not show the failing publication")
+	}
 	waitFor(t, "the scheduled report", func() bool { return accepted.Load() == 1 })
 	time.Sleep(2500 * time.Millisecond) // more passes in the same week
 	if accepted.Load() != 1 {
@@ -404,5 +414,97 @@ func TestServeReportOnSchedule(t *testing.T) {
 	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Through the real connectors: a person's edit is overwritten with one
+// explanatory comment, a bad postmortem table becomes an unscored risk with
+// one comment and is fixed by an edit, and idle work shows as stagnant.
+func TestDriftIntakeAndStagnationEndToEnd(t *testing.T) {
+	tr := newTrackers(t, "")
+	tr.ok("risk", "add", "--title", "Orphaned snapshots accumulate", "--impact", "4", "--scope", "5", "--likelihood", "3", "--owner", "storage-sre")
+	tr.ok("sync", "--once")
+	n := issueNumber(t, tr.linkOf("RISK-1")["key"].(string))
+	for i := 0; i < 2; i++ {
+		tr.jr.Advance(time.Minute)
+		tr.gh.Edit("acme/storage", n, "alice", func(is *githubtest.Issue) { is.Title = "Renamed by a person" })
+		tr.jr.Advance(time.Minute)
+		tr.ok("sync", "--once")
+		epic, _ := tr.gh.Issue("acme/storage", n)
+		if epic.Title != "[RISK-1] Orphaned snapshots accumulate" {
+			t.Fatalf("edit %d not overwritten: %q", i, epic.Title)
+		}
+		if len(epic.Comments) != 1 || !strings.Contains(epic.Comments[0].Body, "risksync risk update RISK-1") {
+			t.Fatalf("after edit %d: comments %+v, want exactly one explanation", i, epic.Comments)
+		}
+	}
+
+	bad := "| Risk | Restore runbook is stale |\n| Impact | severe |\n| Scope | 3 |\n| Likelihood | 2 |\n| Owner | Database Guild |\n"
+	pm := tr.gh.CreateIssue("acme/incidents", githubtest.NewIssue{Title: "Postmortem: restore drill", Labels: []string{"postmortem"}, Body: bad})
+	tr.jr.Advance(time.Minute)
+	tr.ok("sync", "--once")
+	r := decode[map[string]any](t, tr.ok("risk", "show", "RISK-2", "--json"))
+	if r["score"] != nil || r["owner"] != nil || r["impact"] != nil || len(r["links"].([]any)) != 1 {
+		t.Fatalf("bad-table risk %v: want unscored, unowned, and mirrored", r)
+	}
+	issue, _ := tr.gh.Issue("acme/incidents", pm)
+	if len(issue.Comments) != 1 || !strings.Contains(issue.Comments[0].Body, "Database Guild") || !strings.Contains(issue.Comments[0].Body, "storage-sre") {
+		t.Fatalf("problem comment %+v", issue.Comments)
+	}
+	tr.jr.Advance(time.Minute)
+	tr.gh.Edit("acme/incidents", pm, "alice", func(is *githubtest.Issue) {
+		is.Body = strings.NewReplacer("severe", "4 — restores take hours", "Database Guild", "storage-sre").Replace(bad)
+	})
+	tr.jr.Advance(time.Minute)
+	tr.ok("sync", "--once")
+	r = decode[map[string]any](t, tr.ok("risk", "show", "RISK-2", "--json"))
+	if r["score"] != 24.0 || r["owner"] != "storage-sre" {
+		t.Fatalf("edited table did not update its risk: %v", r)
+	}
+	if issue, _ = tr.gh.Issue("acme/incidents", pm); len(issue.Comments) != 1 {
+		t.Fatalf("the problem comment was repeated: %d comments", len(issue.Comments))
+	}
+	if list := decode[[]map[string]any](t, tr.ok("risk", "list", "--json")); len(list) != 2 {
+		t.Fatalf("%d risks after an edit, want 2", len(list))
+	}
+
+	// No child work for longer than stagnation.after (14d): stagnant, from the registry alone.
+	tr.jr.Advance(15 * 24 * time.Hour)
+	requests := len(tr.gh.Requests()) + len(tr.jr.Requests())
+	rep := decode[map[string]any](t, tr.ok("report", "--format", "json"))
+	if len(tr.gh.Requests())+len(tr.jr.Requests()) != requests {
+		t.Fatal("the report called a tracker")
+	}
+	stagnant := rep["stagnant"].([]any)
+	if len(stagnant) != 2 || stagnant[0].(map[string]any)["key"] != "RISK-1" || stagnant[0].(map[string]any)["idle_days"].(float64) < 15 {
+		t.Fatalf("stagnant %v", stagnant)
+	}
+}
+
+// A dry run writes nothing to the registry either, even when the bands
+// changed and stored scores are out of date.
+func TestDryRunWritesNoRegistryData(t *testing.T) {
+	tr := newTrackers(t, "")
+	tr.ok("risk", "add", "--title", "Checkout latency", "--impact", "2", "--scope", "4", "--likelihood", "5", "--owner", "payments")
+	tr.ok("sync", "--once")
+	cfg := readFile(t, tr.env["RISKSYNC_CONFIG"])
+	tr.writeConfig(cfg + "scoring:\n  bands:\n    - {name: urgent, min_score: 35, github_label: p0, jira_priority: Highest}\n    - {name: later, min_score: 0, github_label: p3, jira_priority: Low}\n")
+	plan := decode[map[string]any](t, tr.ok("sync", "--once", "--dry-run", "--json"))
+	if len(plan["updates"].([]any)) != 1 {
+		t.Fatalf("dry-run plan %v: want the epic's priority update", plan)
+	}
+	db, err := sqlite.Open(context.Background(), strings.TrimPrefix(tr.env["RISKSYNC_DATABASE_URL"], "sqlite://"), registrytest.DefaultOptions(registrytest.NewClock()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	h, _ := db.History(context.Background(), "RISK-1", 0)
+	for _, e := range h {
+		if e.Actor == "config" || e.Actor == "sync" && e.Field != "link" {
+			t.Fatalf("the dry run wrote history: %+v", e)
+		}
+	}
+	if r, _ := db.FindRisk(context.Background(), "RISK-1"); r.Band != "high" {
+		t.Fatalf("the dry run rescored: band %q", r.Band)
 	}
 }

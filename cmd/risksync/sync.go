@@ -39,7 +39,9 @@ func (m *Main) syncCommand() *cobra.Command {
 }
 
 func (m *Main) syncOnce(ctx context.Context, logger *slog.Logger, dryRun, asJSON bool) error {
-	s, err := m.openStore(ctx)
+	// The engine scores from the configuration itself, so a dry run's plan is
+	// right even when stored scores predate a config change it must not write.
+	s, err := m.openStoreFor(ctx, !dryRun)
 	if err != nil {
 		return err
 	}
