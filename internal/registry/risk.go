@@ -353,3 +353,9 @@ func Truncate(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond)
 
 // GitHubIssueKey formats a GitHub issue key as the design spells it: owner/repo#12.
 func GitHubIssueKey(repo string, number int) string { return fmt.Sprintf("%s#%d", repo, number) }
+
+// SameTime reports whether two optional times are both unset, or equal at
+// the microsecond precision the stores keep.
+func SameTime(a, b *time.Time) bool {
+	return (a == nil) == (b == nil) && (a == nil || Truncate(*a).Equal(Truncate(*b)))
+}

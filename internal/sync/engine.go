@@ -694,7 +694,7 @@ func (e *Engine) applyPulled(ctx context.Context, ix *index, r *registry.Risk, t
 				l.URL = pulled.URL
 			}
 			changed = changed || before.State != l.State || before.ChildrenTotal != l.ChildrenTotal || before.ChildrenDone != l.ChildrenDone ||
-				before.URL != l.URL || !sameTime(before.LastActivityAt, l.LastActivityAt)
+				before.URL != l.URL || !registry.SameTime(before.LastActivityAt, l.LastActivityAt)
 			if l.Current {
 				if s := StatusFor(x.Status, l.State); s != x.Status {
 					x.Status, changed = s, true
@@ -713,8 +713,4 @@ func (e *Engine) applyPulled(ctx context.Context, ix *index, r *registry.Risk, t
 	}
 	ix.put(updated)
 	return nil
-}
-
-func sameTime(a, b *time.Time) bool {
-	return (a == nil) == (b == nil) && (a == nil || a.Truncate(time.Microsecond).Equal(b.Truncate(time.Microsecond)))
 }

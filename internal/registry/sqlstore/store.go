@@ -435,11 +435,7 @@ func checkCurrentLinks(links []registry.Link) error {
 
 func linkEqual(a, b registry.Link) bool {
 	return a.URL == b.URL && a.State == b.State && a.ChildrenTotal == b.ChildrenTotal &&
-		a.ChildrenDone == b.ChildrenDone && a.Current == b.Current && sameTime(a.LastActivityAt, b.LastActivityAt)
-}
-
-func sameTime(a, b *time.Time) bool {
-	return (a == nil) == (b == nil) && (a == nil || registry.Truncate(*a).Equal(registry.Truncate(*b)))
+		a.ChildrenDone == b.ChildrenDone && a.Current == b.Current && registry.SameTime(a.LastActivityAt, b.LastActivityAt)
 }
 
 func linkAdded(l registry.Link) registry.Change {
@@ -578,7 +574,7 @@ func (s *Store) Rescore(ctx context.Context, actor, fingerprint string) (int, er
 			s.derive(r)
 			changes := registry.Diff(before, r)
 			// review_due_at is derived but not history-worthy on its own.
-			if len(changes) == 0 && sameTime(before.ReviewDueAt, r.ReviewDueAt) {
+			if len(changes) == 0 && registry.SameTime(before.ReviewDueAt, r.ReviewDueAt) {
 				continue
 			}
 			changed++
