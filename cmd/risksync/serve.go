@@ -120,19 +120,9 @@ func (m *Main) serve(ctx context.Context) error {
 	daemonCtx, stopDaemon := context.WithCancel(ctx)
 	defer stopDaemon()
 	daemonDone := make(chan error, 1)
-	go func() {
-		if len(ts.trackers) == 0 {
-			<-daemonCtx.Done() // nothing to sync; metrics still describe the registry
-			daemonDone <- nil
-			return
-		}
-		daemonDone <- daemon.Start(daemonCtx)
-	}()
-	if len(ts.trackers) == 0 {
-		if risks, err := s.ListRisks(ctx, registry.RiskFilter{}); err == nil {
-			metrics.ObserveRegistry(risks)
-		}
-	}
+	// With no tracker the loop still runs: metrics, daily snapshots and the
+	// weekly report come from the registry alone.
+	go func() { daemonDone <- daemon.Start(daemonCtx) }()
 
 	select {
 	case <-ctx.Done():
