@@ -129,6 +129,8 @@ type openedStore struct {
 	applied []int64
 	leader  sync.Leader
 	where   string // for messages: a file path, or a redacted URL
+	// listen wakes the caller when any replica queues a webhook (PostgreSQL); nil on SQLite.
+	listen func(ctx context.Context, wake func(), logger *slog.Logger) error
 }
 
 // openStore opens the configured database, applies migrations and rescores
@@ -157,7 +159,8 @@ func (m *Main) openStoreFor(ctx context.Context, rescore bool) (*openedStore, er
 		if err != nil {
 			return nil, err
 		}
-		o = &openedStore{Store: db.Store, applied: db.Applied, leader: &sync.PostgresLeader{DB: db.DB().DB}, where: config.RedactURL(target.DSN)}
+		o = &openedStore{Store: db.Store, applied: db.Applied, leader: &sync.PostgresLeader{DB: db.DB().DB}, where: config.RedactURL(target.DSN),
+			listen: db.ListenWebhooks}
 	}
 	if !rescore {
 		return o, nil

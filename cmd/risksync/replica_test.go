@@ -3,6 +3,7 @@ package main
 import (
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"sync/atomic"
@@ -90,6 +91,37 @@ func TestReplicasOnPostgres(t *testing.T) {
 		t.Fatalf("A still claims leadership: %v", readyz(t, addrA))
 	}
 	for _, stop := range []func() error{stopA, stopB} {
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A webhook that reaches a follower wakes the leader through PostgreSQL
+// NOTIFY: with an hour-long interval, only that explains a fast pull-back.
+func TestWebhookToFollowerWakesLeader(t *testing.T) {
+	if os.Getenv(registrytest.PostgresEnv) == "" {
+		t.Skipf("%s is not set", registrytest.PostgresEnv)
+	}
+	tr := newTrackers(t, "server: {listen: \"127.0.0.1:0\"}\nsync: {interval: 1h}\n")
+	tr.env["RISKSYNC_DATABASE_URL"] = registrytest.TempPostgresDSN(t)
+	tr.ok("risk", "add", "--title", "first", "--impact", "3", "--scope", "3", "--likelihood", "3", "--owner", "storage-sre")
+	addrA, stopA := tr.serveInBackground(t)
+	waitFor(t, "replica A to lead and mirror", func() bool { return readyz(t, addrA)["leader"] == true && len(tr.linkOfMaybe("RISK-1")) == 1 })
+	addrB, stopB := tr.serveInBackground(t)
+	if readyz(t, addrB)["leader"] != false {
+		t.Fatal("B leads")
+	}
+	n := issueNumber(t, tr.linkOf("RISK-1")["key"].(string))
+	tr.gh.CloseIssue("acme/storage", n, "completed", "alice")
+	body := []byte(fmt.Sprintf(`{"action":"closed","issue":{"number":%d,"title":"[RISK-1] first","state":"closed","labels":[{"name":"risk"}],"body":"<!-- risksync:RISK-1 -->"},"repository":{"full_name":"acme/storage"},"sender":{"login":"alice"}}`, n))
+	if code := postWebhook(t, "http://"+addrB+"/webhooks/github", "issues", "to-follower", body, webhookSecret); code/100 != 2 {
+		t.Fatalf("webhook to the follower: %d", code)
+	}
+	waitFor(t, "the leader to pull back after a webhook to the follower", func() bool {
+		return decode[map[string]any](t, tr.ok("risk", "show", "RISK-1", "--json"))["status"] == "mitigated"
+	})
+	for _, stop := range []func() error{stopB, stopA} {
 		if err := stop(); err != nil {
 			t.Fatal(err)
 		}

@@ -83,6 +83,7 @@ func (m *Main) serve(ctx context.Context) error {
 	}
 	engine := sync.New(sync.Options{Store: s, Config: m.cfg, Trackers: ts.trackers, Logger: logger, Now: m.Now, IntentGrace: m.intentGrace(), OnWrite: metrics.ObserveWrite})
 	daemon = &sync.Daemon{Engine: engine, Store: s, Leader: s.leader, Interval: m.cfg.Sync.Interval.Std(), Logger: logger, Now: m.Now,
+		FollowerRetry: min(m.cfg.Sync.Interval.Std(), 10*time.Second),
 		AfterPass: func(ctx context.Context, res *sync.Result) {
 			metrics.ObservePass(res, m.stagnantCount(res.Risks), m.Now())
 			reports.afterPass(ctx, res)
@@ -123,6 +124,14 @@ func (m *Main) serve(ctx context.Context) error {
 	// With no tracker the loop still runs: metrics, daily snapshots and the
 	// weekly report come from the registry alone.
 	go func() { daemonDone <- daemon.Start(daemonCtx) }()
+	if s.listen != nil {
+		// A webhook queued by any replica wakes the leader, not just the receiver.
+		go func() {
+			if err := s.listen(daemonCtx, daemon.Wake, logger); err != nil {
+				logger.Warn("webhook wake-ups across replicas are off; deliveries wait for the next interval", "err", err)
+			}
+		}()
+	}
 
 	select {
 	case <-ctx.Done():

@@ -18,6 +18,9 @@ type Daemon struct {
 	Now      func() time.Time
 	// Debounce gathers a burst of webhooks into one pass.
 	Debounce time.Duration
+	// FollowerRetry is how often a replica that does not lead tries to take
+	// over (default Interval); it costs one lock attempt.
+	FollowerRetry time.Duration
 	// AfterPass runs after every pass this replica made (metrics, snapshots, reports).
 	AfterPass func(ctx context.Context, res *Result)
 
@@ -40,6 +43,9 @@ func (d *Daemon) init() {
 		}
 		if d.Debounce == 0 {
 			d.Debounce = 500 * time.Millisecond
+		}
+		if d.FollowerRetry == 0 || d.FollowerRetry > d.Interval {
+			d.FollowerRetry = d.Interval
 		}
 	})
 }
@@ -67,7 +73,11 @@ func (d *Daemon) Start(ctx context.Context) error {
 	defer d.Leader.Release()
 	for {
 		d.step(ctx)
-		timer := time.NewTimer(d.Interval)
+		wait := d.Interval
+		if leading, _ := d.Status(); !leading {
+			wait = d.FollowerRetry
+		}
+		timer := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			timer.Stop()

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/url"
 	"strings"
@@ -33,6 +34,47 @@ type DB struct {
 	*sqlstore.Store
 	Applied []int64 // migrations applied by Open
 	target  string  // host:port/db, for messages; never the password
+	dsn     string
+}
+
+// WebhookChannel is the LISTEN/NOTIFY channel that tells replicas a webhook
+// delivery was queued.
+const WebhookChannel = "risksync_webhooks"
+
+// ListenWebhooks calls wake whenever any replica queues a webhook delivery,
+// until ctx ends. It reconnects by itself; a missed notification only delays
+// the work until the next interval.
+func (d *DB) ListenWebhooks(ctx context.Context, wake func(), logger *slog.Logger) error {
+	l := pq.NewListener(d.dsn, time.Second, time.Minute, func(ev pq.ListenerEventType, err error) {
+		if err != nil {
+			logger.Warn("postgres: webhook listener", "target", d.target, "err", scrub(err.Error(), passwordOf(d.dsn)))
+		}
+	})
+	defer l.Close()
+	if err := l.Listen(WebhookChannel); err != nil {
+		return fmt.Errorf("postgres: listen %s on %s: %w", WebhookChannel, d.target, err)
+	}
+	ping := time.NewTicker(90 * time.Second)
+	defer ping.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-l.Notify: // nil after a reconnect: wake anyway, something may have been missed
+			wake()
+		case <-ping.C:
+			go l.Ping()
+		}
+	}
+}
+
+func passwordOf(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return ""
+	}
+	p, _ := u.User.Password()
+	return p
 }
 
 // Open connects, failing within ConnectTimeout with a message naming the
@@ -74,11 +116,13 @@ func Open(ctx context.Context, dsn string, opts registry.StoreOptions) (*DB, err
 		return nil, fmt.Errorf("postgres: migrate %s: %w", target, mapErr(err))
 	}
 	d.Store = sqlstore.New(db, sqlstore.Dialect{
-		Name:      "postgres",
-		RankOrder: "score DESC NULLS LAST, id",
-		ForUpdate: " FOR UPDATE",
-		MapError:  mapErr,
+		Name:        "postgres",
+		RankOrder:   "score DESC NULLS LAST, id",
+		ForUpdate:   " FOR UPDATE",
+		MapError:    mapErr,
+		NotifyQuery: "SELECT pg_notify('" + WebhookChannel + "', '')",
 	}, opts)
+	d.dsn = u.String()
 	return d, nil
 }
 

@@ -26,6 +26,9 @@ type Dialect struct {
 	// MapError translates driver errors into registry errors where it can
 	// (unique violation → ECONFLICT, unreachable → EUNAVAILABLE).
 	MapError func(error) error
+	// NotifyQuery, when set, is run after a fresh webhook delivery is queued,
+	// so other replicas (the leader) wake up (PostgreSQL: pg_notify).
+	NotifyQuery string
 }
 
 // Store implements registry.Store.

@@ -71,6 +71,10 @@ func (s *Store) Enqueue(ctx context.Context, n registry.Notification) (bool, err
 	if err != nil {
 		return false, s.wrap("enqueue "+n.Tracker+" delivery "+n.DeliveryID, err)
 	}
+	if len(ids) == 1 && s.dialect.NotifyQuery != "" {
+		// Best effort: the delivery is stored; a lost wake-up only waits for the next interval.
+		_ = s.exec(ctx, s.db, s.dialect.NotifyQuery)
+	}
 	return len(ids) == 1, nil
 }
 
