@@ -368,9 +368,10 @@ func TestServeWebhookPullBack(t *testing.T) {
 
 func TestServeReportOnSchedule(t *testing.T) {
 	var posts, accepted atomic.Int64
+	var failureSeen atomic.Bool // the receiver refuses until the test saw the failure on /readyz
 	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := posts.Add(1)
-		if n <= 4 { // every attempt of the first publication fails
+		posts.Add(1)
+		if !failureSeen.Load() {
 
 			http.Error(w, "busy", http.StatusServiceUnavailable)
 			return
@@ -391,15 +392,23 @@ func TestServeReportOnSchedule(t *testing.T) {
 	if posts.Load() != 0 {
 		t.Fatal("published at start instead of on schedule")
 	}
-	tr.jr.Advance(2 * time.Minute) // the schedule comes due
+	// The schedule comes due. The first pass may still be finishing (it starts
+	// the schedule's clock), so time moves on until an attempt arrives.
+	waitFor(t, "the first publication attempt", func() bool {
+		if posts.Load() == 0 {
+			tr.jr.Advance(2 * time.Minute)
+		}
+		return posts.Load() > 0
+	})
 	// The failure shows on /readyz and in metrics, and the next pass retries.
 	waitFor(t, "the failed publication on /readyz", func() bool {
 		_, body := httpGet(t, "http://"+addr+"/readyz")
 		return strings.Contains(body, `"retrying":true`) && strings.Contains(body, `"last_error"`)
 	})
-	if _, m := httpGet(t, "http://"+addr+"/metrics"); !strings.Contains(m, "risksync_report_publish_failing 1") && accepted.Load() == 0 {
+	if _, m := httpGet(t, "http://"+addr+"/metrics"); !strings.Contains(m, "risksync_report_publish_failing 1") {
 		t.Fatal("metrics do not show the failing publication")
 	}
+	failureSeen.Store(true)
 	waitFor(t, "the scheduled report", func() bool { return accepted.Load() == 1 })
 	time.Sleep(2500 * time.Millisecond) // more passes in the same week
 	if accepted.Load() != 1 {

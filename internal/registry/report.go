@@ -40,4 +40,7 @@ type ReportStore interface {
 	Publication(ctx context.Context, week, channel string) (*Publication, error)
 	// SavePublication creates or replaces the record of a week's channel.
 	SavePublication(ctx context.Context, p Publication) error
+	// LastDelivered returns the newest delivered publication of a week
+	// before the given ISO week, or nil when there is none.
+	LastDelivered(ctx context.Context, beforeWeek string) (*Publication, error)
 }

@@ -144,18 +144,27 @@ const lookBackWeeks = 12
 // LastReportTime starts the movement window: the week start of the last
 // report delivered on any channel before now's week, else now − 7 days.
 func LastReportTime(ctx context.Context, store registry.ReportStore, now time.Time) (time.Time, error) {
-	ws := WeekStart(now)
-	for i := 1; i <= lookBackWeeks; i++ {
-		start := ws.AddDate(0, 0, -7*i)
-		for _, ch := range []string{ChannelGitHubIssue, ChannelWebhook} {
-			p, err := store.Publication(ctx, ISOWeek(start), ch)
-			if err != nil {
-				return time.Time{}, fmt.Errorf("report: last report: %w", err)
-			}
-			if p != nil && p.Delivered {
-				return start, nil
-			}
-		}
+	fallback := now.UTC().AddDate(0, 0, -7)
+	p, err := store.LastDelivered(ctx, ISOWeek(now))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("report: last report: %w", err)
 	}
-	return now.UTC().AddDate(0, 0, -7), nil
+	if p == nil {
+		return fallback, nil
+	}
+	start, ok := weekStartOf(p.Week)
+	if !ok || start.Before(WeekStart(now).AddDate(0, 0, -7*lookBackWeeks)) {
+		return fallback, nil
+	}
+	return start, nil
+}
+
+// weekStartOf returns the Monday 00:00 UTC that starts an ISO week such as "2026-W09".
+func weekStartOf(week string) (time.Time, bool) {
+	var y, w int
+	if _, err := fmt.Sscanf(week, "%4d-W%2d", &y, &w); err != nil || w < 1 || w > 53 {
+		return time.Time{}, false
+	}
+	jan4 := time.Date(y, 1, 4, 0, 0, 0, 0, time.UTC) // always in ISO week 1
+	return WeekStart(jan4).AddDate(0, 0, 7*(w-1)), true
 }

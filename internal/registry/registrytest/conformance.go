@@ -517,6 +517,17 @@ func RunReportConformance(t *testing.T, open Opener) {
 		if err != nil || !p.Delivered || p.Attempts != 2 || p.LastError != "" {
 			t.Fatalf("publication %+v %v", p, err)
 		}
+		for _, p := range []registry.Publication{{Week: "2026-W09", Channel: "github_issue", Delivered: true}, {Week: "2026-W11", Channel: "webhook", Attempts: 1}} {
+			if err := s.SavePublication(ctx, p); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for before, want := range map[string]string{"2026-W12": "2026-W10", "2026-W10": "2026-W09", "2026-W09": ""} {
+			last, err := s.LastDelivered(ctx, before)
+			if err != nil || (want == "") != (last == nil) || (last != nil && last.Week != want) {
+				t.Fatalf("last delivered before %s: %+v %v, want %q", before, last, err, want)
+			}
+		}
 	})
 }
 

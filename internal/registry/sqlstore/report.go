@@ -101,6 +101,22 @@ func (s *Store) Publication(ctx context.Context, week, channel string) (*registr
 		LastError: r.LastError, UpdatedAt: r.UpdatedAt.Time}, nil
 }
 
+// LastDelivered implements registry.ReportStore. ISO weeks ("2026-W09")
+// sort as text, so one indexed query finds the newest.
+func (s *Store) LastDelivered(ctx context.Context, beforeWeek string) (*registry.Publication, error) {
+	var r publicationRow
+	err := s.get(ctx, s.db, &r, `SELECT week, channel, ref, delivered, attempts, last_error, updated_at FROM report_publications
+		WHERE delivered AND week < ? ORDER BY week DESC, channel LIMIT 1`, beforeWeek)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.wrap("last delivered report", err)
+	}
+	return &registry.Publication{Week: r.Week, Channel: r.Channel, Ref: r.Ref, Delivered: r.Delivered, Attempts: r.Attempts,
+		LastError: r.LastError, UpdatedAt: r.UpdatedAt.Time}, nil
+}
+
 // SavePublication implements registry.ReportStore.
 func (s *Store) SavePublication(ctx context.Context, p registry.Publication) error {
 	err := s.exec(ctx, s.db, `INSERT INTO report_publications (week, channel, ref, delivered, attempts, last_error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
