@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -69,8 +68,13 @@ func TestCrashSafetyUnderSIGKILL(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Random moments: before the first create, mid-pass, and after a pass.
-		time.Sleep(time.Duration(20+rng.IntN(400)) * time.Millisecond)
+		// Kill at a random moment after this process's first write while work
+		// remains (mid-mirror, whatever the machine's speed), else at random.
+		deadline := time.Now().Add(5 * time.Second)
+		for tr.gh.Writes()+tr.jr.Writes() == before && len(countEpics(tr)) < risks && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(time.Duration(rng.IntN(150)) * time.Millisecond)
 		_ = cmd.Process.Signal(syscall.SIGKILL)
 		_ = cmd.Wait()
 		if tr.gh.Writes()+tr.jr.Writes() > before {
@@ -84,19 +88,7 @@ func TestCrashSafetyUnderSIGKILL(t *testing.T) {
 	time.Sleep(1100 * time.Millisecond)
 	tr.main = func(m *Main) { m.MinWriteInterval = time.Millisecond }
 	tr.ok("sync", "--once")
-	epics := map[string]int{}
-	for _, repo := range []string{"acme/rel", "acme/storage"} {
-		for _, is := range tr.gh.Issues(repo) {
-			if i := strings.Index(is.Title, "]"); strings.HasPrefix(is.Title, "[RISK-") && i > 0 {
-				epics[is.Title[1:i]]++
-			}
-		}
-	}
-	for _, is := range tr.jr.Issues() {
-		if i := strings.Index(is.Summary, "]"); strings.HasPrefix(is.Summary, "[RISK-") && i > 0 {
-			epics[is.Summary[1:i]]++
-		}
-	}
+	epics := countEpics(tr)
 	for i := 1; i <= risks; i++ {
 		key := fmt.Sprintf("RISK-%d", i)
 		if epics[key] != 1 {

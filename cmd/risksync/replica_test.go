@@ -75,7 +75,7 @@ func TestReplicasOnPostgres(t *testing.T) {
 	}
 	start := time.Now()
 	waitFor(t, "replica B to take over", func() bool { return readyz(t, addrB)["leader"] == true })
-	if d := time.Since(start); d > 2*time.Second+time.Second {
+	if d := time.Since(start); d > 4*time.Second { // two 1s intervals, plus slack for a loaded machine
 		t.Fatalf("takeover took %v, want within two intervals", d)
 	}
 	aWrites := a.writes.Load()
