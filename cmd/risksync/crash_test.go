@@ -104,3 +104,38 @@ func TestCrashSafetyUnderSIGKILL(t *testing.T) {
 	g, j := tr.writes()
 	t.Logf("after 20 SIGKILLs (%d of them mid-mirror): %d GitHub writes, %d Jira writes for %d risks", interrupted, g, j, risks)
 }
+
+func TestServeStopsOnSIGTERM(t *testing.T) {
+	tr := newTrackers(t, "server: {listen: \"127.0.0.1:0\"}\nsync: {interval: 10s}\n")
+	for i := 0; i < 20; i++ {
+		tr.ok("risk", "add", "--title", fmt.Sprintf("failure mode %d", i), "--impact", "3", "--scope", "3", "--likelihood", "3", "--owner", "storage-sre")
+	}
+	tr.gh.Inject(githubtest.Fault{Latency: 20 * time.Millisecond, Times: 1 << 30}) // a pass in flight at SIGTERM
+	cmd := tr.subprocess(t, "serve")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first epic", func() bool { return tr.gh.Writes() > 0 })
+	start := time.Now()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v after SIGTERM", err)
+		}
+	case <-time.After(15 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("serve did not stop within 15 s of SIGTERM")
+	}
+	t.Logf("stopped %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+	// What the interrupted pass left is finished by the next one, without duplicates.
+	tr.main = func(m *Main) { m.MinWriteInterval = time.Millisecond }
+	tr.ok("sync", "--once")
+	for key, n := range countEpics(tr) {
+		if n != 1 {
+			t.Errorf("%s has %d epics", key, n)
+		}
+	}
+}
