@@ -517,3 +517,57 @@ func TestDryRunWritesNoRegistryData(t *testing.T) {
 		t.Fatalf("the dry run rescored: band %q", r.Band)
 	}
 }
+
+// Jira end to end: a postmortem written in wiki markup becomes a risk and an
+// epic; a person resolving the epic as Won't Do leaves the status to people
+// and puts the risk under "needs a decision".
+func TestJiraIntakeAndNotPlannedEndToEnd(t *testing.T) {
+	tr := newTrackers(t, "")
+	tr.jr.AddProject(jiratest.Project{Key: "INC", Name: "Incidents"})
+	cfg := readFile(t, tr.env["RISKSYNC_CONFIG"])
+	tr.writeConfig(strings.Replace(cfg, "  project: REL\n", "  project: REL\n  postmortem: {projects: [INC]}\n", 1))
+	tr.jr.CreateIssue(jiratest.NewIssue{Project: "INC", Type: "Task", Summary: "Postmortem: payment retries storm", Labels: []string{"postmortem"},
+		Description: "h2. Risks\n\n||Field||Value||\n|Risk|Retry storms overload the payment gateway|\n|Impact|4 - checkout fails|\n|Scope|medium|\n|Likelihood|3|\n|Owner|payments|\n"})
+	tr.jr.Advance(time.Minute)
+	out := tr.ok("sync", "--once")
+	if !strings.Contains(out, "intake create") {
+		t.Fatalf("no intake from the Jira postmortem:\n%s", out)
+	}
+	r := decode[map[string]any](t, tr.ok("risk", "show", "RISK-1", "--json"))
+	if r["title"] != "Retry storms overload the payment gateway" || r["score"] != 36.0 || r["owner"] != "payments" {
+		t.Fatalf("risk from the wiki table: %v", r)
+	}
+	src := r["sources"].([]any)[0].(map[string]any)
+	link := tr.linkOf("RISK-1")
+	if src["tracker"] != "jira" || !strings.HasPrefix(src["key"].(string), "INC-") || !strings.HasPrefix(link["key"].(string), "PAY-") {
+		t.Fatalf("source %v, link %v", src, link)
+	}
+
+	tr.jr.Advance(time.Minute)
+	tr.jr.Transition(link["key"].(string), jiratest.StatusDone, "Won't Do")
+	tr.jr.Advance(time.Minute)
+	tr.ok("sync", "--once")
+	r = decode[map[string]any](t, tr.ok("risk", "show", "RISK-1", "--json"))
+	if r["status"] != "active" || tr.linkOf("RISK-1")["state"] != "not_planned" {
+		t.Fatalf("after Won't Do: status %v, link %v", r["status"], tr.linkOf("RISK-1")["state"])
+	}
+	rep := decode[map[string]any](t, tr.ok("report", "--format", "json"))
+	if nd := rep["needs_decision"].([]any); len(nd) != 1 || nd[0].(map[string]any)["key"] != "RISK-1" {
+		t.Fatalf("needs_decision %v", rep["needs_decision"])
+	}
+	// Deciding in the registry settles it; risksync never reopens the person's close.
+	tr.ok("risk", "update", "RISK-1", "--status", "accepted", "--owner", "")
+	tr.jr.Advance(time.Minute)
+	tr.ok("sync", "--once")
+	r = decode[map[string]any](t, tr.ok("risk", "show", "RISK-1", "--json"))
+	if r["status"] != "accepted" || r["owner"] != nil {
+		t.Fatalf("after the decision: %v %v", r["status"], r["owner"])
+	}
+	if issue := tr.jr.Issue(link["key"].(string)); issue.Status != jiratest.StatusDone {
+		t.Fatalf("the person's close was undone: %q", issue.Status)
+	}
+	rep = decode[map[string]any](t, tr.ok("report", "--format", "json"))
+	if nd := rep["needs_decision"].([]any); len(nd) != 0 {
+		t.Fatalf("still needs a decision after it was accepted: %v", nd)
+	}
+}
