@@ -28,7 +28,8 @@ type Main struct {
 	LookupEnv      func(string) (string, bool)
 	Now            func() time.Time
 
-	// Tests point these at the tracker fakes; nil means the real thing.
+	// Tests point these at the tracker fakes; nil means the real thing (each
+	// connector and the report publisher default a nil Sleep to a timer).
 	HTTPClient       *http.Client
 	Sleep            func(context.Context, time.Duration) error
 	MinWriteInterval time.Duration

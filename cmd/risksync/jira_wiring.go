@@ -18,7 +18,7 @@ import (
 // Center) or email + API token (Cloud), from the environment or files.
 func (m *Main) buildJira(set *trackerSet, bands []scoring.Band, logger *slog.Logger, httpClient *http.Client, observe requestObserver, notify func(context.Context, registry.Notification) error) error {
 	j := m.cfg.Jira
-	opts := jira.Options{Config: j, Bands: bands, Logger: logger.With("tracker", "jira"), HTTPClient: httpClient, Now: m.Now, Sleep: m.sleep(),
+	opts := jira.Options{Config: j, Bands: bands, Logger: logger.With("tracker", "jira"), HTTPClient: httpClient, Now: m.Now, Sleep: m.Sleep,
 		OnRequest:    func(method, route string, status int, d time.Duration) { observe("jira", method, route, status, d) },
 		SearchSettle: m.cfg.Sync.CreateSettle.Std()}
 	resolve := func(ref config.SecretRef) (config.Secret, error) {

@@ -104,7 +104,7 @@ func (m *Main) reportPublisher(ts *trackerSet) (*report.Publisher, error) {
 	if !rc.GitHubIssue && !rc.WebhookURL().Set() {
 		return nil, errors.New("report --publish: nothing to publish to: set report.github_issue or report.webhook_url_env in the config")
 	}
-	p := &report.Publisher{Logger: m.logger(), HTTP: m.HTTPClient, Sleep: m.sleep()}
+	p := &report.Publisher{Logger: m.logger(), HTTP: m.HTTPClient, Sleep: m.Sleep}
 	if rc.WebhookURL().Set() {
 		u, err := rc.WebhookURL().Resolve(m.LookupEnv)
 		if err != nil {

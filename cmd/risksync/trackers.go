@@ -23,17 +23,6 @@ type trackerSet struct {
 // requestObserver receives every tracker HTTP attempt (metrics).
 type requestObserver func(tracker, method, route string, status int, d time.Duration)
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
 // buildTrackers constructs the connectors the configuration names. A
 // missing secret fails here, naming the variable or file.
 func (m *Main) buildTrackers(logger *slog.Logger, observe requestObserver, notify func(context.Context, registry.Notification) error) (*trackerSet, error) {
@@ -49,7 +38,7 @@ func (m *Main) buildTrackers(logger *slog.Logger, observe requestObserver, notif
 			return nil, fmt.Errorf("config %s: %w", m.cfg.Source, err)
 		}
 		c, err := github.New(github.Options{Config: g, Token: token, Bands: bands, Logger: logger.With("tracker", "github"),
-			HTTPClient: httpClient, Now: m.Now, Sleep: m.sleep(), MinWriteInterval: m.MinWriteInterval,
+			HTTPClient: httpClient, Now: m.Now, Sleep: m.Sleep, MinWriteInterval: m.MinWriteInterval,
 			OnRequest: func(method, route string, status int, d time.Duration) { observe("github", method, route, status, d) }})
 		if err != nil {
 			return nil, err
@@ -74,13 +63,6 @@ func (m *Main) buildTrackers(logger *slog.Logger, observe requestObserver, notif
 		}
 	}
 	return set, nil
-}
-
-func (m *Main) sleep() func(context.Context, time.Duration) error {
-	if m.Sleep != nil {
-		return m.Sleep
-	}
-	return sleepCtx
 }
 
 // githubTracker adapts the GitHub connector to the engine.
