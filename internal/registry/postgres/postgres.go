@@ -7,7 +7,6 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/url"
@@ -127,27 +126,12 @@ func Open(ctx context.Context, dsn string, opts registry.StoreOptions) (*DB, err
 }
 
 func migrate(ctx context.Context, db *sqlx.DB) ([]int64, error) {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
+	// Replicas starting together take turns: the first migrates, the others find nothing to do.
 	locker, err := lock.NewPostgresSessionLocker()
 	if err != nil {
 		return nil, err
 	}
-	p, err := goose.NewProvider(goose.DialectPostgres, db.DB, sub, goose.WithSessionLocker(locker))
-	if err != nil {
-		return nil, err
-	}
-	res, err := p.Up(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var applied []int64
-	for _, r := range res {
-		applied = append(applied, r.Source.Version)
-	}
-	return applied, nil
+	return sqlstore.Migrate(ctx, db.DB, goose.DialectPostgres, migrations, "migrations", goose.WithSessionLocker(locker))
 }
 
 // mapError classifies driver errors and makes sure no message carries the

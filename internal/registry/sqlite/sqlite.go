@@ -66,23 +66,7 @@ func Open(ctx context.Context, path string, opts registry.StoreOptions) (*DB, er
 }
 
 func migrate(ctx context.Context, db *sqlx.DB) ([]int64, error) {
-	sub, err := fs.Sub(migrations, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	p, err := goose.NewProvider(goose.DialectSQLite3, db.DB, sub)
-	if err != nil {
-		return nil, err
-	}
-	res, err := p.Up(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var applied []int64
-	for _, r := range res {
-		applied = append(applied, r.Source.Version)
-	}
-	return applied, nil
+	return sqlstore.Migrate(ctx, db.DB, goose.DialectSQLite3, migrations, "migrations")
 }
 
 // checkWritable fails early and clearly when the file or its directory (for
