@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,6 +78,10 @@ func TestReplicasOnPostgres(t *testing.T) {
 	waitFor(t, "replica B to take over", func() bool { return readyz(t, addrB)["leader"] == true })
 	if d := time.Since(start); d > 4*time.Second { // two 1s intervals, plus slack for a loaded machine
 		t.Fatalf("takeover took %v, want within two intervals", d)
+	}
+	// The leadership gauge follows the daemon, not /readyz polling.
+	for addr, want := range map[string]string{addrB: "risksync_leader 1", addrA: "risksync_leader 0"} {
+		waitFor(t, want+" on "+addr, func() bool { _, m := httpGet(t, "http://"+addr+"/metrics"); return strings.Contains(m, want+"\n") })
 	}
 	aWrites := a.writes.Load()
 	tr.ok("risk", "add", "--title", "second", "--impact", "2", "--scope", "2", "--likelihood", "2", "--owner", "storage-sre")

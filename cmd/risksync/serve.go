@@ -83,7 +83,7 @@ func (m *Main) serve(ctx context.Context) error {
 	}
 	engine := sync.New(sync.Options{Store: s, Config: m.cfg, Trackers: ts.trackers, Logger: logger, Now: m.Now, IntentGrace: m.intentGrace(), OnWrite: metrics.ObserveWrite})
 	daemon = &sync.Daemon{Engine: engine, Store: s, Leader: s.leader, Interval: m.cfg.Sync.Interval.Std(), Logger: logger, Now: m.Now,
-		FollowerRetry: min(m.cfg.Sync.Interval.Std(), 10*time.Second),
+		FollowerRetry: min(m.cfg.Sync.Interval.Std(), 10*time.Second), OnLeadership: metrics.SetLeader,
 		AfterPass: func(ctx context.Context, res *sync.Result) {
 			metrics.ObservePass(res, m.stagnantCount(res.Risks), m.Now())
 			reports.afterPass(ctx, res)
@@ -91,7 +91,7 @@ func (m *Main) serve(ctx context.Context) error {
 
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("GET /readyz", m.readyHandler(s, daemon, metrics, reports))
+	mux.HandleFunc("GET /readyz", m.readyHandler(s, daemon, reports))
 	mux.HandleFunc("GET /report", reports.serveHTML)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	for _, tracker := range []string{registry.TrackerGitHub, registry.TrackerJira} {
@@ -153,7 +153,7 @@ func (m *Main) serve(ctx context.Context) error {
 
 // readyHandler answers 200 when the database responds and, on the leader,
 // the last pass is recent; the body says why either way.
-func (m *Main) readyHandler(s *openedStore, daemon *sync.Daemon, metrics *sync.Metrics, reports *reportJob) http.HandlerFunc {
+func (m *Main) readyHandler(s *openedStore, daemon *sync.Daemon, reports *reportJob) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -165,7 +165,6 @@ func (m *Main) readyHandler(s *openedStore, daemon *sync.Daemon, metrics *sync.M
 			detail["database"] = "ok"
 		}
 		leading, last := daemon.Status()
-		metrics.SetLeader(leading)
 		detail["leader"] = leading
 		if last != nil {
 			ended := last.Started.Add(last.Duration)

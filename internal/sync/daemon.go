@@ -23,6 +23,8 @@ type Daemon struct {
 	FollowerRetry time.Duration
 	// AfterPass runs after every pass this replica made (metrics, snapshots, reports).
 	AfterPass func(ctx context.Context, res *Result)
+	// OnLeadership is told whether this replica leads, after every step (metrics).
+	OnLeadership func(leading bool)
 
 	wake chan struct{}
 	once gosync.Once
@@ -101,6 +103,9 @@ func (d *Daemon) setLeading(v bool) {
 	d.mu.Unlock()
 	if v != was {
 		d.Logger.Info("leadership changed", "leading", v)
+	}
+	if d.OnLeadership != nil {
+		d.OnLeadership(v)
 	}
 }
 
