@@ -312,11 +312,14 @@ func TestServeWebhookPullBack(t *testing.T) {
 	key := tr.linkOf("RISK-1")["key"].(string)
 	n := issueNumber(t, key)
 
-	// A second daemon on the same SQLite file refuses to start.
+	// A second daemon on the same SQLite file refuses to start, and so does a
+	// one-off sync; a dry run, which writes nothing, still works.
 	_, errOut, code := tr.run("serve")
 	if code != 1 || !strings.Contains(errOut, "another risksync is already serving") {
 		t.Fatalf("second serve: exit %d %q", code, errOut)
 	}
+	tr.fail(1, "another risksync process is syncing", "sync", "--once")
+	tr.ok("sync", "--once", "--dry-run")
 
 	tr.gh.CloseIssue("acme/storage", n, "completed", "alice") // same second as the mirror: still seen
 	body, _ := json.Marshal(map[string]any{"action": "closed",

@@ -376,3 +376,34 @@ func TestDriftCommentOnce(t *testing.T) {
 		}
 	})
 }
+
+// A postmortem whose intake fails is read again at the next pass (the cursor
+// stays before it), and the retry duplicates nothing.
+func TestFailedIntakeIsReadAgain(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		pm := registry.Postmortem{Tracker: "github", Key: "acme/incidents#7", Body: postmortemBody, UpdatedAt: h.clock.Now()}
+		later := registry.Postmortem{Tracker: "github", Key: "acme/incidents#8", UpdatedAt: h.clock.Now().Add(time.Minute),
+			Body: "| Risk | DNS cache poisoning |\n| Impact | 3 |\n| Scope | 3 |\n| Likelihood | 1 |\n| Owner | storage-sre |"}
+		h.gh.postmortems = []registry.Postmortem{pm, later}
+		h.gh.failComment = 1 // the problem comment on #7 fails once
+		res := h.engine.Pass(h.ctx, false)
+		if res.Converged() || res.Failures[0].Step != "intake" || res.Failures[0].Risk != pm.Key {
+			t.Fatalf("first pass failures %+v", res.Failures)
+		}
+		cursor, _, _ := h.store.State(h.ctx, "cursor:intake:github")
+		if got, _ := time.Parse(time.RFC3339Nano, cursor); !got.IsZero() && !got.Before(pm.UpdatedAt) {
+			t.Fatalf("cursor %s moved past the failed postmortem", cursor)
+		}
+		h.pass()
+		if c := h.gh.comments[pm.Key]; len(c) != 1 {
+			t.Fatalf("%d problem comments after the retry, want 1", len(c))
+		}
+		if list, _ := h.store.ListRisks(h.ctx, registry.RiskFilter{}); len(list) != 3 {
+			t.Fatalf("%d risks after the retry, want 3 (two tables of #7, one of #8)", len(list))
+		}
+		cursor, _, _ = h.store.State(h.ctx, "cursor:intake:github")
+		if got, _ := time.Parse(time.RFC3339Nano, cursor); !got.Equal(later.UpdatedAt) {
+			t.Fatalf("cursor %s after the retry, want %s", cursor, later.UpdatedAt)
+		}
+	})
+}

@@ -27,6 +27,7 @@ type memTracker struct {
 	// a response lost after the tracker stored the epic.
 	failCreate  int
 	failEnsure  map[string]error // by risk key
+	failComment int              // the next n comments fail
 	postmortems []registry.Postmortem
 }
 
@@ -176,6 +177,10 @@ func (m *memTracker) Postmortems(_ context.Context, since time.Time) ([]registry
 func (m *memTracker) Comment(_ context.Context, key, body string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.failComment > 0 {
+		m.failComment--
+		return &registry.TrackerError{Tracker: m.name, Op: "comment " + key, Retryable: true, Status: 502, Err: fmt.Errorf("bad gateway")}
+	}
 	m.comments[key] = append(m.comments[key], body)
 	m.writes++
 	return nil
