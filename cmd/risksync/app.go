@@ -118,12 +118,6 @@ func exactKey(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// store is what commands use: the registry plus its statement counter.
-type store interface {
-	registry.Store
-	Statements() int64
-}
-
 // openedStore is an open, migrated database and the leader lock that suits it.
 type openedStore struct {
 	*sqlstore.Store
@@ -174,7 +168,7 @@ func (m *Main) openStoreFor(ctx context.Context, rescore bool) (*openedStore, er
 }
 
 // withStore runs fn with an open store and closes it afterwards.
-func (m *Main) withStore(ctx context.Context, fn func(store) error) error {
+func (m *Main) withStore(ctx context.Context, fn func(*openedStore) error) error {
 	s, err := m.openStore(ctx)
 	if err != nil {
 		return err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/report"
 )
 
@@ -45,16 +46,12 @@ accepted delivery per ISO week).`,
 			if publish && (opts.Owner != "" || opts.Unowned) {
 				return usageError{errors.New("report: --owner prints a team's view; --publish delivers the whole registry's weekly report: use one or the other")}
 			}
-			var pub *report.Publisher
-			if publish {
-				if pub, err = m.reportPublisher(nil); err != nil {
-					return err
-				}
-			}
-			return m.withStore(cmd.Context(), func(s store) error {
-				rs, ok := s.(report.Store)
-				if !ok {
-					return fmt.Errorf("report: the %T store keeps no report history", s)
+			return m.withStore(cmd.Context(), func(rs *openedStore) error {
+				var pub *report.Publisher
+				if publish { // before any report work, so a missing secret fails first
+					if pub, err = m.reportPublisher(rs, nil); err != nil {
+						return err
+					}
 				}
 				ctx, sc, now := cmd.Context(), m.cfg.ScoringConfig(), m.Now()
 				if publish {
@@ -73,7 +70,6 @@ accepted delivery per ISO week).`,
 				if pub == nil {
 					return nil
 				}
-				pub.Store = rs
 				return m.publishReport(cmd, pub, rep)
 			})
 		},
@@ -99,12 +95,12 @@ func reportRenderer(format string) (func(io.Writer, *report.Report) error, error
 // reportPublisher resolves the configured channels before anything is
 // read, so a missing secret fails fast and names the variable. The daemon
 // passes its trackers so the report issue reuses its GitHub client.
-func (m *Main) reportPublisher(ts *trackerSet) (*report.Publisher, error) {
+func (m *Main) reportPublisher(store registry.ReportStore, ts *trackerSet) (*report.Publisher, error) {
 	rc := m.cfg.Report
 	if !rc.GitHubIssue && !rc.WebhookURL().Set() {
 		return nil, errors.New("report --publish: nothing to publish to: set report.github_issue or report.webhook_url_env in the config")
 	}
-	p := &report.Publisher{Logger: m.logger(), HTTP: m.HTTPClient, Sleep: m.Sleep}
+	p := &report.Publisher{Store: store, Logger: m.logger(), HTTP: m.HTTPClient, Sleep: m.Sleep}
 	if rc.WebhookURL().Set() {
 		u, err := rc.WebhookURL().Resolve(m.LookupEnv)
 		if err != nil {

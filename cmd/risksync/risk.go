@@ -157,7 +157,7 @@ func (m *Main) riskAddCommand() *cobra.Command {
 			if err := m.applyRiskFlags(cmd, &f, r); err != nil {
 				return err
 			}
-			return m.withStore(cmd.Context(), func(s store) error {
+			return m.withStore(cmd.Context(), func(s *openedStore) error {
 				created, err := s.CreateRisk(cmd.Context(), r, m.actor())
 				if err != nil {
 					return err
@@ -215,7 +215,7 @@ func (m *Main) riskListCommand() *cobra.Command {
 				return usageError{fmt.Errorf("--limit must be 0 (all) or more")}
 			}
 			f.Limit = limit
-			return m.withStore(cmd.Context(), func(s store) error {
+			return m.withStore(cmd.Context(), func(s *openedStore) error {
 				risks, err := s.ListRisks(cmd.Context(), f)
 				if err != nil {
 					return err
@@ -246,7 +246,7 @@ func (m *Main) riskShowCommand() *cobra.Command {
 		Short: "Show a risk with its score explanation, epics, sources and history",
 		Args:  exactKey,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return m.withStore(cmd.Context(), func(s store) error {
+			return m.withStore(cmd.Context(), func(s *openedStore) error {
 				r, err := s.FindRisk(cmd.Context(), args[0])
 				if err != nil {
 					return err
@@ -286,7 +286,7 @@ func (m *Main) riskUpdateCommand() *cobra.Command {
 			if err := m.applyRiskFlags(cmd, &f, &probe); err != nil {
 				return err
 			}
-			return m.withStore(cmd.Context(), func(s store) error {
+			return m.withStore(cmd.Context(), func(s *openedStore) error {
 				updated, err := s.UpdateRisk(cmd.Context(), args[0], m.actor(), func(r *registry.Risk) error {
 					return m.applyRiskFlags(cmd, &f, r)
 				})
@@ -309,7 +309,7 @@ func (m *Main) riskReviewCommand() *cobra.Command {
 		Short: "Record that the risk was reviewed (resets its review due date)",
 		Args:  exactKey,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return m.withStore(cmd.Context(), func(s store) error {
+			return m.withStore(cmd.Context(), func(s *openedStore) error {
 				r, err := s.ReviewRisk(cmd.Context(), args[0], m.actor(), note)
 				if err != nil {
 					return err

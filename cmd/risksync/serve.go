@@ -72,10 +72,9 @@ func (m *Main) serve(ctx context.Context) error {
 	}
 	var publisher *report.Publisher
 	if m.cfg.Report.GitHubIssue || m.cfg.Report.WebhookURL().Set() {
-		if publisher, err = m.reportPublisher(ts); err != nil {
+		if publisher, err = m.reportPublisher(s, ts); err != nil {
 			return err
 		}
-		publisher.Store = s
 	}
 	reports, err := m.newReportJob(s, publisher, metrics, logger)
 	if err != nil {
