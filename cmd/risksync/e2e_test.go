@@ -364,6 +364,11 @@ func TestServeWebhookPullBack(t *testing.T) {
 	if code, _ := httpGet(t, base+"/webhooks/jira"); code != http.StatusNotFound {
 		t.Fatalf("jira webhooks without a secret: %d", code)
 	}
+	// No pass for more than three intervals: the leader is not ready.
+	tr.jr.Advance(4 * time.Hour)
+	if code, body := httpGet(t, base+"/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, `"pass":"stale"`) {
+		t.Fatalf("readyz after four idle hours: %d %s", code, body)
+	}
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
