@@ -18,7 +18,7 @@ import (
 	"github.com/risksync/risksync/internal/registry/postgres"
 	"github.com/risksync/risksync/internal/registry/sqlite"
 	"github.com/risksync/risksync/internal/registry/sqlstore"
-	"github.com/risksync/risksync/internal/sync"
+	"github.com/risksync/risksync/internal/reconcile"
 )
 
 // Main wires the program. Tests build one with their own streams, environment
@@ -122,7 +122,7 @@ func exactKey(cmd *cobra.Command, args []string) error {
 type openedStore struct {
 	*sqlstore.Store
 	applied []int64
-	leader  sync.Leader
+	leader  reconcile.Leader
 	where   string // for messages: a file path, or a redacted URL
 	// listen wakes the caller when any replica queues a webhook (PostgreSQL); nil on SQLite.
 	listen func(ctx context.Context, wake func(), logger *slog.Logger) error
@@ -148,13 +148,13 @@ func (m *Main) openStoreFor(ctx context.Context, rescore bool) (*openedStore, er
 		if err != nil {
 			return nil, err
 		}
-		o = &openedStore{Store: db.Store, applied: db.Applied, leader: &sync.FileLeader{Path: target.Path + ".lock"}, where: target.Path}
+		o = &openedStore{Store: db.Store, applied: db.Applied, leader: &sqlite.Leader{Path: target.Path + ".lock"}, where: target.Path}
 	case config.Postgres:
 		db, err := postgres.Open(ctx, target.DSN, opts)
 		if err != nil {
 			return nil, err
 		}
-		o = &openedStore{Store: db.Store, applied: db.Applied, leader: &sync.PostgresLeader{DB: db.DB().DB}, where: config.RedactURL(target.DSN),
+		o = &openedStore{Store: db.Store, applied: db.Applied, leader: &postgres.Leader{DB: db.DB().DB}, where: config.RedactURL(target.DSN),
 			listen: db.ListenWebhooks}
 	}
 	if !rescore {

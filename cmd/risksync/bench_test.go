@@ -11,12 +11,12 @@ import (
 	"github.com/risksync/risksync/internal/config"
 	"github.com/risksync/risksync/internal/registry/registrytest"
 	"github.com/risksync/risksync/internal/registry/sqlite"
-	"github.com/risksync/risksync/internal/sync"
+	"github.com/risksync/risksync/internal/reconcile"
 )
 
 // benchDaemon is the daemon's engine with long-lived connectors (their caches
 // warm, as in serve) over a registry of n seeded risks, mirrored once.
-func benchDaemon(b *testing.B, n int) (*trackers, *openedStore, *sync.Engine) {
+func benchDaemon(b *testing.B, n int) (*trackers, *openedStore, *reconcile.Engine) {
 	b.Helper()
 	tr := newTrackers(b, "")
 	path := strings.TrimPrefix(tr.env["RISKSYNC_DATABASE_URL"], "sqlite://")
@@ -41,7 +41,7 @@ func benchDaemon(b *testing.B, n int) (*trackers, *openedStore, *sync.Engine) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine := sync.New(sync.Options{Store: s, Config: cfg, Trackers: ts.trackers, Now: m.Now, IntentGrace: m.intentGrace()})
+	engine := reconcile.New(reconcile.Options{Store: s, Config: cfg, Trackers: ts.trackers, Now: m.Now, IntentGrace: m.intentGrace()})
 	// Mirroring thousands of epics at once exceeds GitHub's 5,000 requests an
 	// hour (the fake enforces it, and the daemon defers); lift it for seeding.
 	tr.gh.SetRateLimit(1<<30, tr.jr.Now().Add(time.Hour))

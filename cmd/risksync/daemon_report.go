@@ -11,7 +11,7 @@ import (
 
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/report"
-	"github.com/risksync/risksync/internal/sync"
+	"github.com/risksync/risksync/internal/reconcile"
 )
 
 // State names of the report schedule.
@@ -28,11 +28,11 @@ type reportJob struct {
 	store     *openedStore
 	schedule  cron.Schedule
 	publisher *report.Publisher // nil when no channel is configured
-	metrics   *sync.Metrics
+	metrics   *reconcile.Metrics
 	logger    *slog.Logger
 }
 
-func (m *Main) newReportJob(s *openedStore, publisher *report.Publisher, metrics *sync.Metrics, logger *slog.Logger) (*reportJob, error) {
+func (m *Main) newReportJob(s *openedStore, publisher *report.Publisher, metrics *reconcile.Metrics, logger *slog.Logger) (*reportJob, error) {
 	sched, err := cron.ParseStandard(m.cfg.Report.Schedule) // validated with the config
 	if err != nil {
 		return nil, err
@@ -45,7 +45,7 @@ func (j *reportJob) deps() report.Deps {
 }
 
 // afterPass runs after each pass this replica made.
-func (j *reportJob) afterPass(ctx context.Context, res *sync.Result) {
+func (j *reportJob) afterPass(ctx context.Context, res *reconcile.Result) {
 	now := j.m.Now().UTC()
 	for _, f := range res.Failures {
 		if f.Step == "load" {

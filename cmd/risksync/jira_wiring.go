@@ -11,7 +11,7 @@ import (
 	"github.com/risksync/risksync/internal/connectors/jira"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/scoring"
-	"github.com/risksync/risksync/internal/sync"
+	"github.com/risksync/risksync/internal/reconcile"
 )
 
 // buildJira wires the Jira connector: a personal access token (Data
@@ -65,26 +65,26 @@ type jiraTracker struct{ c *jira.Client }
 
 func (j jiraTracker) StartPass(context.Context) error { j.c.StartPass(); return nil }
 
-func (j jiraTracker) EnsureEpic(ctx context.Context, spec sync.EpicSpec, dryRun bool) (sync.EpicResult, error) {
+func (j jiraTracker) EnsureEpic(ctx context.Context, spec reconcile.EpicSpec, dryRun bool) (reconcile.EpicResult, error) {
 	res, err := j.c.EnsureEpic(ctx, jira.Epic{Project: spec.Target, Risk: spec.Risk, Band: spec.Band, Explanation: spec.Explanation}, dryRun)
-	return sync.EpicResult{Link: res.Link, Writes: jiraWrites(res.Writes), Drift: res.Drift}, err
+	return reconcile.EpicResult{Link: res.Link, Writes: jiraWrites(res.Writes), Drift: res.Drift}, err
 }
 
-func (j jiraTracker) CloseEpic(ctx context.Context, key, comment string, dryRun bool) ([]sync.Write, error) {
+func (j jiraTracker) CloseEpic(ctx context.Context, key, comment string, dryRun bool) ([]reconcile.Write, error) {
 	w, err := j.c.CloseEpic(ctx, key, comment, dryRun)
 	return jiraWrites(w), err
 }
 
-func (j jiraTracker) ReopenEpic(ctx context.Context, key, comment string, dryRun bool) ([]sync.Write, error) {
+func (j jiraTracker) ReopenEpic(ctx context.Context, key, comment string, dryRun bool) ([]reconcile.Write, error) {
 	w, err := j.c.ReopenEpic(ctx, key, comment, dryRun)
 	return jiraWrites(w), err
 }
 
-func (j jiraTracker) PullBack(ctx context.Context, project string) ([]sync.EpicState, error) {
+func (j jiraTracker) PullBack(ctx context.Context, project string) ([]reconcile.EpicState, error) {
 	states, err := j.c.PullBack(ctx, project)
-	out := make([]sync.EpicState, len(states))
+	out := make([]reconcile.EpicState, len(states))
 	for i, s := range states {
-		out[i] = sync.EpicState{RiskKey: s.RiskKey, Link: s.Link}
+		out[i] = reconcile.EpicState{RiskKey: s.RiskKey, Link: s.Link}
 	}
 	return out, err
 }
@@ -97,10 +97,10 @@ func (j jiraTracker) Comment(ctx context.Context, key, body string) error {
 	return j.c.Comment(ctx, key, body)
 }
 
-func jiraWrites(ws []jira.Write) []sync.Write {
-	out := make([]sync.Write, len(ws))
+func jiraWrites(ws []jira.Write) []reconcile.Write {
+	out := make([]reconcile.Write, len(ws))
 	for i, w := range ws {
-		out[i] = sync.Write{Kind: w.Kind, Target: w.Target, Fields: w.Fields}
+		out[i] = reconcile.Write{Kind: w.Kind, Target: w.Target, Fields: w.Fields}
 	}
 	return out
 }

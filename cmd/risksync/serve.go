@@ -16,7 +16,7 @@ import (
 
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/report"
-	"github.com/risksync/risksync/internal/sync"
+	"github.com/risksync/risksync/internal/reconcile"
 )
 
 // ShutdownTimeout bounds how long serve takes to stop after SIGTERM.
@@ -40,7 +40,7 @@ func (m *Main) serve(ctx context.Context) error {
 		return err
 	}
 	defer s.Close()
-	if fl, ok := s.leader.(*sync.FileLeader); ok {
+	if fl, ok := s.leader.(*sqlite.Leader); ok {
 		// SQLite has one writer: a second daemon on the same file refuses to start.
 		if err := fl.Lock(); err != nil {
 			return fmt.Errorf("serve: another risksync is already serving %s (%v); stop it first", s.where, err)
@@ -49,8 +49,8 @@ func (m *Main) serve(ctx context.Context) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := sync.NewMetrics(reg)
-	var daemon *sync.Daemon
+	metrics := reconcile.NewMetrics(reg)
+	var daemon *reconcile.Daemon
 	notify := func(ctx context.Context, n registry.Notification) error {
 		fresh, err := s.Enqueue(ctx, n)
 		if err != nil {
@@ -80,10 +80,10 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	engine := sync.New(sync.Options{Store: s, Config: m.cfg, Trackers: ts.trackers, Logger: logger, Now: m.Now, IntentGrace: m.intentGrace(), OnWrite: metrics.ObserveWrite})
-	daemon = &sync.Daemon{Engine: engine, Store: s, Leader: s.leader, Interval: m.cfg.Sync.Interval.Std(), Logger: logger, Now: m.Now,
+	engine := reconcile.New(reconcile.Options{Store: s, Config: m.cfg, Trackers: ts.trackers, Logger: logger, Now: m.Now, IntentGrace: m.intentGrace(), OnWrite: metrics.ObserveWrite})
+	daemon = &reconcile.Daemon{Engine: engine, Store: s, Leader: s.leader, Interval: m.cfg.Sync.Interval.Std(), Logger: logger, Now: m.Now,
 		FollowerRetry: min(m.cfg.Sync.Interval.Std(), 10*time.Second), OnLeadership: metrics.SetLeader,
-		AfterPass: func(ctx context.Context, res *sync.Result) {
+		AfterPass: func(ctx context.Context, res *reconcile.Result) {
 			metrics.ObservePass(res, m.stagnantCount(res.Risks), m.Now())
 			reports.afterPass(ctx, res)
 		}}
@@ -152,7 +152,7 @@ func (m *Main) serve(ctx context.Context) error {
 
 // readyHandler answers 200 when the database responds and, on the leader,
 // the last pass is recent; the body says why either way.
-func (m *Main) readyHandler(s *openedStore, daemon *sync.Daemon, reports *reportJob) http.HandlerFunc {
+func (m *Main) readyHandler(s *openedStore, daemon *reconcile.Daemon, reports *reportJob) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()
@@ -185,7 +185,7 @@ func (m *Main) readyHandler(s *openedStore, daemon *sync.Daemon, reports *report
 }
 
 // countRejections records webhook deliveries the handler refused.
-func countRejections(tracker string, metrics *sync.Metrics, h http.Handler) http.Handler {
+func countRejections(tracker string, metrics *reconcile.Metrics, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		h.ServeHTTP(rec, r)

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/risksync/risksync/internal/sync"
+	"github.com/risksync/risksync/internal/reconcile"
 )
 
 func (m *Main) syncCommand() *cobra.Command {
@@ -48,7 +48,7 @@ func (m *Main) syncOnce(ctx context.Context, logger *slog.Logger, dryRun, asJSON
 	defer s.Close()
 	if len(m.cfg.Trackers()) == 0 {
 		if asJSON {
-			return writeJSON(m.Stdout, (&sync.Result{DryRun: dryRun}).Plan())
+			return writeJSON(m.Stdout, (&reconcile.Result{DryRun: dryRun}).Plan())
 		}
 		_, err := fmt.Fprintf(m.Stdout, "no tracker configured in %s: nothing to mirror (add a github or jira section)\n", m.cfg.Source)
 		return err
@@ -68,16 +68,16 @@ func (m *Main) syncOnce(ctx context.Context, logger *slog.Logger, dryRun, asJSON
 	if err != nil {
 		return err
 	}
-	engine := sync.New(sync.Options{Store: s, Config: m.cfg, Trackers: ts.trackers, Logger: logger, Now: m.Now, IntentGrace: m.intentGrace()})
+	engine := reconcile.New(reconcile.Options{Store: s, Config: m.cfg, Trackers: ts.trackers, Logger: logger, Now: m.Now, IntentGrace: m.intentGrace()})
 	res := engine.Pass(ctx, dryRun)
 	if asJSON {
 		out := struct {
-			sync.Plan
+			reconcile.Plan
 			Converged bool           `json:"converged"`
-			Failures  []sync.Failure `json:"failures"`
+			Failures  []reconcile.Failure `json:"failures"`
 		}{res.Plan(), res.Converged(), res.Failures}
 		if out.Failures == nil {
-			out.Failures = []sync.Failure{}
+			out.Failures = []reconcile.Failure{}
 		}
 		if err := writeJSON(m.Stdout, out); err != nil {
 			return err
@@ -91,7 +91,7 @@ func (m *Main) syncOnce(ctx context.Context, logger *slog.Logger, dryRun, asJSON
 	return nil
 }
 
-func writeSyncResult(w io.Writer, res *sync.Result) error {
+func writeSyncResult(w io.Writer, res *reconcile.Result) error {
 	verb := map[string]string{"create": "created", "update": "updated", "close": "closed", "reopen": "reopened", "comment": "commented",
 		"label": "labelled", "property": "set property", "transition": "transitioned"}
 	prefix := ""
@@ -144,7 +144,7 @@ func fieldChanges(fields map[string][2]string) string {
 	return "  " + strings.Join(parts, "; ")
 }
 
-func failureSummary(fs []sync.Failure) string {
+func failureSummary(fs []reconcile.Failure) string {
 	parts := make([]string, 0, len(fs))
 	for i, f := range fs {
 		if i == 3 {
@@ -164,7 +164,7 @@ func failureSummary(fs []sync.Failure) string {
 	return fmt.Sprintf("%d did not converge, the rest was applied: %s%s", len(fs), strings.Join(parts, "; "), retry)
 }
 
-func allRetryable(fs []sync.Failure) bool {
+func allRetryable(fs []reconcile.Failure) bool {
 	for _, f := range fs {
 		if !f.Retryable {
 			return false

@@ -1,4 +1,4 @@
-package sync
+package reconcile
 
 import (
 	"context"
@@ -43,7 +43,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, h *harness)) {
 			h := &harness{t: t, ctx: context.Background(), store: open(t, opts), clock: clock,
 				gh: newMemTracker(registry.TrackerGitHub), jr: newMemTracker(registry.TrackerJira)}
 			h.engine = New(Options{Store: h.store, Config: cfg, Now: clock.Now, IntentGrace: map[string]time.Duration{registry.TrackerJira: 5 * time.Minute},
-				Trackers: map[string]Tracker{registry.TrackerGitHub: h.gh, registry.TrackerJira: h.jr}})
+				Trackers: map[string]registry.Tracker{registry.TrackerGitHub: h.gh, registry.TrackerJira: h.jr}})
 			fn(t, h)
 		})
 	}

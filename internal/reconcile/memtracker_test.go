@@ -1,8 +1,9 @@
-package sync
+package reconcile
 
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	gosync "sync"
 	"time"
@@ -38,6 +39,8 @@ type memEpic struct {
 	createdCall                           int
 	dirty                                 bool
 	closedByPerson                        bool
+	closedByUs                            bool
+	deleted                               bool
 }
 
 func newMemTracker(name string) *memTracker {
@@ -54,32 +57,45 @@ func (m *memTracker) keyFor(target string) string {
 
 func (m *memTracker) StartPass(context.Context) error { return nil }
 
-func (m *memTracker) find(target, risk string) *memEpic {
+func (m *memTracker) find(target, risk string, exclude []string) *memEpic {
+	var found *memEpic
 	for _, e := range m.epics {
-		if e.target == target && e.risk == risk && m.calls-e.createdCall >= m.searchLag {
-			return e
+		if e.target == target && e.risk == risk && !e.deleted && m.calls-e.createdCall >= m.searchLag && !slices.Contains(exclude, e.key) &&
+			(found == nil || e.createdCall < found.createdCall) {
+			found = e
 		}
 	}
-	return nil
+	return found
 }
 
-func (m *memTracker) EnsureEpic(_ context.Context, spec EpicSpec, dryRun bool) (EpicResult, error) {
+func (m *memTracker) EnsureEpic(_ context.Context, spec registry.EpicSpec, dryRun bool) (registry.EpicResult, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls++
 	if err := m.failEnsure[spec.Risk.Key]; err != nil {
-		return EpicResult{}, err
+		return registry.EpicResult{}, err
 	}
 	band := "unscored"
-	if spec.Band != nil {
-		band = spec.Band.Name
+	if spec.Band != "" {
+		band = spec.Band
 	}
 	title := "[" + spec.Risk.Key + "] " + spec.Risk.Title
-	e := m.find(spec.Target, spec.Risk.Key)
+	var e *memEpic
+	if spec.Linked != nil {
+		// Read by key: strongly consistent, unlike the lagging search.
+		if e = m.epics[spec.Linked.Key]; e == nil || e.deleted {
+			return registry.EpicResult{Gone: spec.Linked.Key}, nil
+		}
+	} else {
+		e = m.find(spec.Target, spec.Risk.Key, spec.Exclude)
+	}
 	if e == nil {
-		w := Write{Kind: "create", Target: spec.Target, Fields: map[string][2]string{"title": {"", title}, "band": {"", band}}}
+		if !spec.MayCreate {
+			return registry.EpicResult{}, registry.ErrCreateWithheld
+		}
+		w := registry.Write{Kind: "create", Target: spec.Target, Fields: map[string][2]string{"title": {"", title}, "band": {"", band}}}
 		if dryRun {
-			return EpicResult{Writes: []Write{w}}, nil
+			return registry.EpicResult{Writes: []registry.Write{w}, Created: true}, nil
 		}
 		e = &memEpic{key: m.keyFor(spec.Target), target: spec.Target, risk: spec.Risk.Key, title: title, band: band, owner: spec.Risk.Owner,
 			state: registry.LinkOpen, createdCall: m.calls, dirty: true}
@@ -87,11 +103,11 @@ func (m *memTracker) EnsureEpic(_ context.Context, spec EpicSpec, dryRun bool) (
 		m.writes++
 		if m.failCreate > 0 {
 			m.failCreate--
-			return EpicResult{Writes: []Write{w}}, &registry.TrackerError{Tracker: m.name, Op: "create", Retryable: true, Err: fmt.Errorf("connection reset after sending")}
+			return registry.EpicResult{Writes: []registry.Write{w}}, &registry.TrackerError{Tracker: m.name, Op: "create", Retryable: true, Err: fmt.Errorf("connection reset after sending")}
 		}
-		return EpicResult{Link: m.link(e), Writes: []Write{w}}, nil
+		return registry.EpicResult{Link: m.link(e), Writes: []registry.Write{w}}, nil
 	}
-	var res EpicResult
+	var res registry.EpicResult
 	fields := map[string][2]string{}
 	if e.title != title {
 		fields["title"] = [2]string{e.title, title}
@@ -103,7 +119,7 @@ func (m *memTracker) EnsureEpic(_ context.Context, spec EpicSpec, dryRun bool) (
 		fields["owner"] = [2]string{e.owner, spec.Risk.Owner}
 	}
 	if len(fields) > 0 {
-		res.Writes = append(res.Writes, Write{Kind: "update", Target: e.key, Fields: fields})
+		res.Writes = append(res.Writes, registry.Write{Kind: "update", Target: e.key, Fields: fields})
 		if _, ok := fields["title"]; ok && strings.HasPrefix(e.title, "EDITED") {
 			res.Drift = append(res.Drift, "title")
 		}
@@ -121,42 +137,48 @@ func (m *memTracker) link(e *memEpic) registry.Link {
 		ChildrenTotal: e.children, ChildrenDone: e.done, Current: true}
 }
 
-func (m *memTracker) CloseEpic(_ context.Context, key, comment string, dryRun bool) ([]Write, error) {
+func (m *memTracker) CloseEpic(_ context.Context, key, comment string, dryRun bool) ([]registry.Write, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	w := []Write{{Kind: "close", Target: key}, {Kind: "comment", Target: key}}
+	e := m.epics[key]
+	if e.state != registry.LinkOpen && e.state != registry.LinkInProgress {
+		return nil, nil // closed already: the tracker's state decides
+	}
+	w := []registry.Write{{Kind: "close", Target: key}, {Kind: "comment", Target: key}}
 	if dryRun {
 		return w, nil
 	}
-	e := m.epics[key]
-	e.state, e.dirty = registry.LinkNotPlanned, true
+	e.state, e.dirty, e.closedByUs = registry.LinkNotPlanned, true, true
 	m.comments[key] = append(m.comments[key], comment)
 	m.writes += 2
 	return w, nil
 }
 
-func (m *memTracker) ReopenEpic(_ context.Context, key, comment string, dryRun bool) ([]Write, error) {
+func (m *memTracker) ReopenEpic(_ context.Context, key, comment string, dryRun bool) ([]registry.Write, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	w := []Write{{Kind: "reopen", Target: key}}
+	e := m.epics[key]
+	if e.state == registry.LinkOpen || e.state == registry.LinkInProgress {
+		return nil, nil
+	}
+	w := []registry.Write{{Kind: "reopen", Target: key}}
 	if dryRun {
 		return w, nil
 	}
-	e := m.epics[key]
-	e.state, e.dirty = registry.LinkOpen, true
+	e.state, e.dirty, e.closedByUs = registry.LinkOpen, true, false
 	m.comments[key] = append(m.comments[key], comment)
 	m.writes += 2
 	return w, nil
 }
 
-func (m *memTracker) PullBack(_ context.Context, target string) ([]EpicState, error) {
+func (m *memTracker) PullBack(_ context.Context, target string) ([]registry.EpicState, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []EpicState
+	var out []registry.EpicState
 	for _, e := range m.epics {
 		if e.target == target && e.dirty {
 			e.dirty = false
-			out = append(out, EpicState{RiskKey: e.risk, Link: m.link(e)})
+			out = append(out, registry.EpicState{RiskKey: e.risk, Link: m.link(e), ClosedByRisksync: e.closedByUs})
 		}
 	}
 	return out, nil
@@ -190,8 +212,13 @@ func (m *memTracker) Comment(_ context.Context, key, body string) error {
 func (m *memTracker) person(key string, fn func(e *memEpic)) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	fn(m.epics[key])
-	m.epics[key].dirty = true
+	e := m.epics[key]
+	before := e.state
+	fn(e)
+	if e.state != before {
+		e.closedByUs = false // whatever the person did, it is not risksync's close
+	}
+	e.dirty = true
 }
 
 func (m *memTracker) epicsOf(risk string) []*memEpic {

@@ -1,4 +1,4 @@
-package sync
+package reconcile
 
 import (
 	"strconv"
@@ -37,11 +37,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)}),
 		passFailures: prometheus.NewGauge(prometheus.GaugeOpts{Name: "risksync_pass_failures", Help: "Risks or steps that did not converge in the last pass."}),
 		lastPass:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "risksync_last_pass_timestamp_seconds", Help: "When the last pass ended."}),
-		requests:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_tracker_requests_total", Help: "Tracker HTTP requests."}, []string{"tracker", "method", "status"}),
-		requestTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "risksync_tracker_request_duration_seconds", Help: "Tracker HTTP request latency.",
+		requests:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_tracker_requests_total", Help: "registry.Tracker HTTP requests."}, []string{"tracker", "method", "status"}),
+		requestTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "risksync_tracker_request_duration_seconds", Help: "registry.Tracker HTTP request latency.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}, []string{"tracker"}),
-		rateLimited:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_tracker_rate_limited_total", Help: "Tracker answers that asked risksync to wait (429, or 403 rate limits)."}, []string{"tracker"}),
-		writes:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_tracker_writes_total", Help: "Tracker writes by kind."}, []string{"tracker", "kind"}),
+		rateLimited:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_tracker_rate_limited_total", Help: "registry.Tracker answers that asked risksync to wait (429, or 403 rate limits)."}, []string{"tracker"}),
+		writes:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_tracker_writes_total", Help: "registry.Tracker writes by kind."}, []string{"tracker", "kind"}),
 		webhooks:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_webhook_deliveries_total", Help: "Webhook deliveries by result."}, []string{"tracker", "result"}),
 		leader:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "risksync_leader", Help: "1 when this replica holds sync leadership."}),
 		reportFailing: prometheus.NewGauge(prometheus.GaugeOpts{Name: "risksync_report_publish_failing", Help: "1 while the last report publication failed."}),
@@ -61,7 +61,7 @@ func (m *Metrics) ObserveRequest(tracker, method string, status int, d time.Dura
 }
 
 // ObserveWrite counts one tracker write.
-func (m *Metrics) ObserveWrite(w Write) { m.writes.WithLabelValues(w.Tracker, w.Kind).Inc() }
+func (m *Metrics) ObserveWrite(w registry.Write) { m.writes.WithLabelValues(w.Tracker, string(w.Kind)).Inc() }
 
 // ObserveWebhook counts one delivery: stored, replay, unauthorized, too_large, rejected.
 func (m *Metrics) ObserveWebhook(tracker, result string) {

@@ -1,0 +1,194 @@
+package reconcile
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/risksync/risksync/internal/config"
+	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/scoring"
+)
+
+// Store is the part of the registry the engine uses.
+type Store interface {
+	registry.Store
+	registry.SyncStore
+}
+
+// Options wire an Engine.
+type Options struct {
+	Store    Store
+	Config   *config.Config
+	Trackers map[string]registry.Tracker // by tracker name; only configured ones
+	Logger   *slog.Logger
+	Now      func() time.Time
+	// IntentGrace is, per tracker, how long an epic create whose outcome was
+	// never recorded blocks another create while the tracker's search catches
+	// up. Trackers absent here (GitHub: its listing is consistent) need none.
+	IntentGrace map[string]time.Duration
+	// OnWrite observes every tracker write (metrics); optional.
+	OnWrite func(registry.Write)
+}
+
+// Engine runs passes. It holds no state between passes beyond the store.
+type Engine struct {
+	opts    Options
+	scoring scoring.Config
+	log     *slog.Logger
+}
+
+// New returns an engine.
+func New(opts Options) *Engine {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.IntentGrace == nil {
+		opts.IntentGrace = map[string]time.Duration{registry.TrackerJira: 2 * time.Minute}
+	}
+	if opts.OnWrite == nil {
+		opts.OnWrite = func(registry.Write) {}
+	}
+	return &Engine{opts: opts, scoring: opts.Config.ScoringConfig(), log: opts.Logger}
+}
+
+// Failure is a risk or step that did not converge in a pass.
+type Failure struct {
+	Risk      string `json:"risk,omitempty"`
+	Tracker   string `json:"tracker,omitempty"`
+	Step      string `json:"step"` // start | intake | push | close | pull-back | comment
+	Error     string `json:"error"`
+	Retryable bool   `json:"retryable"`
+}
+
+// IntakeAction is a registry change from a postmortem table.
+type IntakeAction struct {
+	Kind       string `json:"kind"` // create | update | recurrence
+	Risk       string `json:"risk,omitempty"`
+	Postmortem string `json:"postmortem"`
+	Table      int    `json:"table"`
+	Title      string `json:"title"`
+}
+
+// Result is what a pass did, or would do in a dry run.
+type Result struct {
+	DryRun   bool             `json:"dry_run"`
+	Writes   []registry.Write `json:"-"`
+	Intake   []IntakeAction   `json:"intake"`
+	Failures []Failure        `json:"failures"`
+	Started  time.Time        `json:"started"`
+	Duration time.Duration    `json:"-"`
+	// Risks is the registry as the pass left it, ranked (for metrics).
+	Risks []*registry.Risk `json:"-"`
+}
+
+// Converged reports whether every risk reached its desired state.
+func (r *Result) Converged() bool { return len(r.Failures) == 0 }
+
+// Plan groups the writes the way `sync --dry-run --json` prints them.
+type Plan struct {
+	Creates  []registry.Write `json:"creates"`
+	Updates  []registry.Write `json:"updates"`
+	Closes   []registry.Write `json:"closes"`
+	Comments []registry.Write `json:"comments"`
+	Intake   []IntakeAction   `json:"intake"`
+}
+
+// Plan returns the writes grouped by kind.
+func (r *Result) Plan() Plan {
+	p := Plan{Creates: []registry.Write{}, Updates: []registry.Write{}, Closes: []registry.Write{}, Comments: []registry.Write{}, Intake: r.Intake}
+	if p.Intake == nil {
+		p.Intake = []IntakeAction{}
+	}
+	for _, w := range r.Writes {
+		switch w.Kind {
+		case registry.WriteCreate:
+			p.Creates = append(p.Creates, w)
+		case registry.WriteClose:
+			p.Closes = append(p.Closes, w)
+		case registry.WriteComment:
+			p.Comments = append(p.Comments, w)
+		default:
+			p.Updates = append(p.Updates, w)
+		}
+	}
+	return p
+}
+
+func (r *Result) fail(risk, tracker, step string, err error) {
+	r.Failures = append(r.Failures, Failure{Risk: risk, Tracker: tracker, Step: step, Error: err.Error(), Retryable: registry.IsRetryable(err)})
+}
+
+// Pass runs intake, push and pull-back once. It applies what it can and
+// reports what did not converge; dryRun makes no tracker and no registry write.
+func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
+	start := e.opts.Now()
+	res := &Result{DryRun: dryRun, Started: start}
+	defer func() { res.Duration = e.opts.Now().Sub(start) }()
+	live := map[string]registry.Tracker{}
+	for _, name := range e.trackerNames() {
+		t := e.opts.Trackers[name]
+		if err := t.StartPass(ctx); err != nil {
+			res.fail("", name, "start", err)
+			continue // its risks wait: pushing with a broken configuration would write wrong values
+		}
+		live[name] = t
+	}
+	risks, err := e.opts.Store.ListRisks(ctx, registry.RiskFilter{})
+	if err != nil {
+		res.fail("", "", "load", err)
+		return res
+	}
+	ix := newIndex(risks)
+	for _, name := range e.trackerNames() {
+		if t := live[name]; t != nil {
+			e.intake(ctx, res, ix, name, t, dryRun)
+		}
+	}
+	for _, key := range ix.order {
+		if ctx.Err() != nil {
+			res.fail("", "", "push", ctx.Err())
+			return res
+		}
+		e.push(ctx, res, ix, ix.byKey[key], live, dryRun)
+	}
+	e.pullBack(ctx, res, ix, live, dryRun)
+	for _, key := range ix.order {
+		res.Risks = append(res.Risks, ix.byKey[key])
+	}
+	return res
+}
+
+func (e *Engine) trackerNames() []string {
+	names := make([]string, 0, len(e.opts.Trackers))
+	for n := range e.opts.Trackers {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func (e *Engine) record(res *Result, risk, tracker string, writes []registry.Write) {
+	for _, w := range writes {
+		w.Risk, w.Tracker = risk, tracker
+		res.Writes = append(res.Writes, w)
+		if !res.DryRun {
+			e.opts.OnWrite(w)
+			e.log.Info("tracker write", "kind", w.Kind, "risk", w.Risk, "tracker", w.Tracker, "target", w.Target, "fields", fieldNames(w.Fields))
+		}
+	}
+}
+
+func fieldNames(f map[string][2]string) string {
+	names := make([]string, 0, len(f))
+	for k := range f {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return strings.Join(names, ",")
+}
