@@ -14,11 +14,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/risksync/risksync/internal/config"
+	"github.com/risksync/risksync/internal/reconcile"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/registry/postgres"
 	"github.com/risksync/risksync/internal/registry/sqlite"
 	"github.com/risksync/risksync/internal/registry/sqlstore"
-	"github.com/risksync/risksync/internal/reconcile"
 )
 
 // Main wires the program. Tests build one with their own streams, environment

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/risksync/risksync/internal/config"
+	"github.com/risksync/risksync/internal/reconcile"
 	"github.com/risksync/risksync/internal/registry/registrytest"
 	"github.com/risksync/risksync/internal/registry/sqlite"
-	"github.com/risksync/risksync/internal/reconcile"
 )
 
 // benchDaemon is the daemon's engine with long-lived connectors (their caches

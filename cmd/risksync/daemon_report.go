@@ -9,9 +9,9 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/risksync/risksync/internal/reconcile"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/report"
-	"github.com/risksync/risksync/internal/reconcile"
 )
 
 // State names of the report schedule.

@@ -9,9 +9,9 @@ import (
 
 	"github.com/risksync/risksync/internal/config"
 	"github.com/risksync/risksync/internal/connectors/jira"
+	"github.com/risksync/risksync/internal/reconcile"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/scoring"
-	"github.com/risksync/risksync/internal/reconcile"
 )
 
 // buildJira wires the Jira connector: a personal access token (Data

@@ -14,9 +14,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/risksync/risksync/internal/reconcile"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/report"
-	"github.com/risksync/risksync/internal/reconcile"
 )
 
 // ShutdownTimeout bounds how long serve takes to stop after SIGTERM.

@@ -73,7 +73,7 @@ func (m *Main) syncOnce(ctx context.Context, logger *slog.Logger, dryRun, asJSON
 	if asJSON {
 		out := struct {
 			reconcile.Plan
-			Converged bool           `json:"converged"`
+			Converged bool                `json:"converged"`
 			Failures  []reconcile.Failure `json:"failures"`
 		}{res.Plan(), res.Converged(), res.Failures}
 		if out.Failures == nil {

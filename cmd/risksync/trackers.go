@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/risksync/risksync/internal/connectors/github"
-	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/reconcile"
+	"github.com/risksync/risksync/internal/registry"
 )
 
 // trackerSet is every configured tracker: the engine's view, and the

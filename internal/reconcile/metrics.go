@@ -61,7 +61,9 @@ func (m *Metrics) ObserveRequest(tracker, method string, status int, d time.Dura
 }
 
 // ObserveWrite counts one tracker write.
-func (m *Metrics) ObserveWrite(w registry.Write) { m.writes.WithLabelValues(w.Tracker, string(w.Kind)).Inc() }
+func (m *Metrics) ObserveWrite(w registry.Write) {
+	m.writes.WithLabelValues(w.Tracker, string(w.Kind)).Inc()
+}
 
 // ObserveWebhook counts one delivery: stored, replay, unauthorized, too_large, rejected.
 func (m *Metrics) ObserveWebhook(tracker, result string) {

@@ -76,4 +76,3 @@ func (l *Leader) Release() {
 		l.conn = nil
 	}
 }
-
