@@ -338,6 +338,18 @@ func RunConformance(t *testing.T, open Opener) {
 			return nil
 		})
 		wantCode(t, err, registry.EINVALID, "at most one current epic")
+		// Moving back makes the earlier epic current again, whatever the
+		// order of the links: the one-current-link rule holds at every step.
+		back, err := e.store.UpdateRisk(e.ctx, r.Key, "bob", func(r *registry.Risk) error {
+			r.Links[0].Current, r.Links[1].Current = true, false
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("move back: %v", err)
+		}
+		if cur := back.CurrentLink(); cur == nil || cur.Key != "acme/rel#12" {
+			t.Fatalf("after move back: %+v", back.Links)
+		}
 		// One postmortem table feeds one risk.
 		other := NewRisk("other", 1, 1, 1)
 		other.Sources = []registry.Source{src}

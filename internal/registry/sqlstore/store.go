@@ -376,9 +376,21 @@ func (s *Store) saveLinks(ctx context.Context, tx *sqlx.Tx, r *registry.Risk, be
 	seen := map[string]bool{}
 	var added []registry.Link
 	var changes []registry.Change
-	// Updates first: a link that stops being current must release the
-	// one-current-link constraint before a new current link is inserted.
+	// Updates first, and among them the links that stop being current: the
+	// one-current-link constraint must be released before another link
+	// becomes current (a move back to an earlier epic) or is inserted.
+	order := make([]int, 0, len(r.Links))
 	for i := range r.Links {
+		if !r.Links[i].Current {
+			order = append(order, i)
+		}
+	}
+	for i := range r.Links {
+		if r.Links[i].Current {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
 		l := &r.Links[i]
 		id := l.Tracker + " " + l.Key
 		if seen[id] {
