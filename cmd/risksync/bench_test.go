@@ -41,7 +41,7 @@ func benchDaemon(b *testing.B, n int) (*trackers, *openedStore, *reconcile.Engin
 	if err != nil {
 		b.Fatal(err)
 	}
-	engine := reconcile.New(reconcile.Options{Store: s, Config: cfg, Trackers: ts.trackers, Now: m.Now, IntentGrace: m.intentGrace()})
+	engine := m.newEngine(s, ts, nil, nil)
 	// Mirroring thousands of epics at once exceeds GitHub's 5,000 requests an
 	// hour (the fake enforces it, and the daemon defers); lift it for seeding.
 	tr.gh.SetRateLimit(1<<30, tr.jr.Now().Add(time.Hour))

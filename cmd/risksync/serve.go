@@ -16,6 +16,7 @@ import (
 
 	"github.com/risksync/risksync/internal/reconcile"
 	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/registry/sqlite"
 	"github.com/risksync/risksync/internal/report"
 )
 
@@ -80,7 +81,7 @@ func (m *Main) serve(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	engine := reconcile.New(reconcile.Options{Store: s, Config: m.cfg, Trackers: ts.trackers, Logger: logger, Now: m.Now, IntentGrace: m.intentGrace(), OnWrite: metrics.ObserveWrite})
+	engine := m.newEngine(s, ts, logger, metrics.ObserveWrite)
 	daemon = &reconcile.Daemon{Engine: engine, Store: s, Leader: s.leader, Interval: m.cfg.Sync.Interval.Std(), Logger: logger, Now: m.Now,
 		FollowerRetry: min(m.cfg.Sync.Interval.Std(), 10*time.Second), OnLeadership: metrics.SetLeader,
 		AfterPass: func(ctx context.Context, res *reconcile.Result) {
@@ -169,6 +170,9 @@ func (m *Main) readyHandler(s *openedStore, daemon *reconcile.Daemon, reports *r
 			ended := last.Started.Add(last.Duration)
 			detail["last_pass"] = ended.UTC().Format(time.RFC3339)
 			detail["last_pass_failures"] = len(last.Failures)
+			if b := backingOff(last); len(b) > 0 {
+				detail["backing_off"] = b
+			}
 			if leading && m.Now().Sub(ended) > 3*m.cfg.Sync.Interval.Std()+time.Minute {
 				ready, detail["pass"] = false, "stale"
 			}
@@ -219,4 +223,16 @@ func (m *Main) stagnantCount(risks []*registry.Risk) int {
 		}
 	}
 	return n
+}
+
+// backingOff lists the risks a pass skipped after repeated failures, each
+// with the fix its error names, so an operator sees what to change.
+func backingOff(res *reconcile.Result) []reconcile.Failure {
+	var out []reconcile.Failure
+	for _, f := range res.Failures {
+		if f.Step == reconcile.StepBackoff {
+			out = append(out, f)
+		}
+	}
+	return out
 }

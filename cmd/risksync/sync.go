@@ -68,7 +68,7 @@ func (m *Main) syncOnce(ctx context.Context, logger *slog.Logger, dryRun, asJSON
 	if err != nil {
 		return err
 	}
-	engine := reconcile.New(reconcile.Options{Store: s, Config: m.cfg, Trackers: ts.trackers, Logger: logger, Now: m.Now, IntentGrace: m.intentGrace()})
+	engine := m.newEngine(s, ts, logger, nil)
 	res := engine.Pass(ctx, dryRun)
 	if asJSON {
 		out := struct {

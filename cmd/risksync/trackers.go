@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/risksync/risksync/internal/connectors/github"
-	"github.com/risksync/risksync/internal/reconcile"
 	"github.com/risksync/risksync/internal/registry"
 )
 
@@ -16,7 +15,7 @@ import (
 // webhook handlers the daemon serves.
 type trackerSet struct {
 	github   *github.Client // for the weekly report issue; nil without a github section
-	trackers map[string]reconcile.Tracker
+	trackers map[string]registry.Tracker
 	webhooks map[string]http.Handler // by tracker; only where a webhook secret is configured
 }
 
@@ -26,7 +25,7 @@ type requestObserver func(tracker, method, route string, status int, d time.Dura
 // buildTrackers constructs the connectors the configuration names. A
 // missing secret fails here, naming the variable or file.
 func (m *Main) buildTrackers(logger *slog.Logger, observe requestObserver, notify func(context.Context, registry.Notification) error) (*trackerSet, error) {
-	set := &trackerSet{trackers: map[string]reconcile.Tracker{}, webhooks: map[string]http.Handler{}}
+	set := &trackerSet{trackers: map[string]registry.Tracker{}, webhooks: map[string]http.Handler{}}
 	bands := m.cfg.ScoringConfig().Bands
 	httpClient := m.HTTPClient
 	if httpClient == nil {
@@ -43,7 +42,7 @@ func (m *Main) buildTrackers(logger *slog.Logger, observe requestObserver, notif
 		if err != nil {
 			return nil, err
 		}
-		set.trackers[registry.TrackerGitHub] = githubTracker{c}
+		set.trackers[registry.TrackerGitHub] = c
 		set.github = c
 		if g.WebhookSecret().Set() && notify != nil {
 			secret, err := g.WebhookSecret().Resolve(m.LookupEnv)
@@ -63,49 +62,4 @@ func (m *Main) buildTrackers(logger *slog.Logger, observe requestObserver, notif
 		}
 	}
 	return set, nil
-}
-
-// githubTracker adapts the GitHub connector to the engine.
-type githubTracker struct{ c *github.Client }
-
-func (g githubTracker) StartPass(context.Context) error { return nil }
-
-func (g githubTracker) EnsureEpic(ctx context.Context, spec reconcile.EpicSpec, dryRun bool) (reconcile.EpicResult, error) {
-	res, err := g.c.EnsureEpic(ctx, github.Epic{Repo: spec.Target, Risk: spec.Risk, Band: spec.Band, Explanation: spec.Explanation}, dryRun)
-	return reconcile.EpicResult{Link: res.Link, Writes: githubWrites(res.Writes), Drift: res.Drift}, err
-}
-
-func (g githubTracker) CloseEpic(ctx context.Context, key, comment string, dryRun bool) ([]reconcile.Write, error) {
-	w, err := g.c.CloseEpic(ctx, key, "not_planned", comment, dryRun)
-	return githubWrites(w), err
-}
-
-func (g githubTracker) ReopenEpic(ctx context.Context, key, comment string, dryRun bool) ([]reconcile.Write, error) {
-	w, err := g.c.ReopenEpic(ctx, key, comment, dryRun)
-	return githubWrites(w), err
-}
-
-func (g githubTracker) PullBack(ctx context.Context, repo string) ([]reconcile.EpicState, error) {
-	states, err := g.c.PullBack(ctx, repo)
-	out := make([]reconcile.EpicState, len(states))
-	for i, s := range states {
-		out[i] = reconcile.EpicState{RiskKey: s.RiskKey, Link: s.Link}
-	}
-	return out, err
-}
-
-func (g githubTracker) Postmortems(ctx context.Context, since time.Time) ([]registry.Postmortem, error) {
-	return g.c.Postmortems(ctx, since)
-}
-
-func (g githubTracker) Comment(ctx context.Context, key, body string) error {
-	return g.c.Comment(ctx, key, body)
-}
-
-func githubWrites(ws []github.Write) []reconcile.Write {
-	out := make([]reconcile.Write, len(ws))
-	for i, w := range ws {
-		out[i] = reconcile.Write{Kind: w.Kind, Target: w.Target, Fields: w.Fields}
-	}
-	return out
 }

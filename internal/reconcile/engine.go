@@ -29,6 +29,9 @@ type Options struct {
 	// never recorded blocks another create while the tracker's search catches
 	// up. Trackers absent here (GitHub: its listing is consistent) need none.
 	IntentGrace map[string]time.Duration
+	// ConfigVersion identifies the configuration: a risk backing off after
+	// a terminal error is tried again at once when it changes.
+	ConfigVersion string
 	// OnWrite observes every tracker write (metrics); optional.
 	OnWrite func(registry.Write)
 }
@@ -64,6 +67,10 @@ type Failure struct {
 	Step      string `json:"step"` // start | intake | push | close | pull-back | comment
 	Error     string `json:"error"`
 	Retryable bool   `json:"retryable"`
+	// RetryAt is when the risk is tried again, when that is later than the next pass.
+	RetryAt *time.Time `json:"retry_at,omitempty"`
+	// Fix is what a person must change, when the tracker error names it.
+	Fix string `json:"fix,omitempty"`
 }
 
 // IntakeAction is a registry change from a postmortem table.
@@ -121,7 +128,8 @@ func (r *Result) Plan() Plan {
 }
 
 func (r *Result) fail(risk, tracker, step string, err error) {
-	r.Failures = append(r.Failures, Failure{Risk: risk, Tracker: tracker, Step: step, Error: err.Error(), Retryable: registry.IsRetryable(err)})
+	r.Failures = append(r.Failures, Failure{Risk: risk, Tracker: tracker, Step: step, Error: err.Error(), Retryable: registry.IsRetryable(err),
+		RetryAt: retryAtOf(err), Fix: fixOf(err)})
 }
 
 // Pass runs intake, push and pull-back once. It applies what it can and
@@ -150,12 +158,26 @@ func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
 			e.intake(ctx, res, ix, name, t, dryRun)
 		}
 	}
+	backoffs, err := e.loadBackoffs(ctx)
+	if err != nil {
+		res.fail("", "", "load", err)
+		return res
+	}
 	for _, key := range ix.order {
 		if ctx.Err() != nil {
 			res.fail("", "", "push", ctx.Err())
 			return res
 		}
-		e.push(ctx, res, ix, ix.byKey[key], live, dryRun)
+		r := ix.byKey[key]
+		b, had := backoffs[key]
+		if e.deferred(res, r, b, had) {
+			continue
+		}
+		first := len(res.Failures)
+		e.push(ctx, res, ix, r, live, dryRun)
+		if !dryRun && ctx.Err() == nil {
+			e.settleBackoff(ctx, res, r, first, b, had)
+		}
 	}
 	e.pullBack(ctx, res, ix, live, dryRun)
 	for _, key := range ix.order {

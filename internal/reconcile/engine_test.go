@@ -17,6 +17,8 @@ const testConfig = `
 teams:
   - {name: storage-sre, tracker: github, github_repo: acme/storage, aliases: ["Service Lifecycle SRE"]}
   - {name: payments, tracker: jira, jira_project: PAY}
+  - {name: web, tracker: github, github_repo: acme/web}
+  - {name: ops, tracker: jira, jira_project: OPS}
 github: {repo: acme/rel, postmortem: {repos: [acme/incidents]}}
 jira: {base_url: "https://acme.atlassian.net", project: REL}
 `

@@ -25,6 +25,7 @@ type Metrics struct {
 	webhooks      *prometheus.CounterVec
 	leader        prometheus.Gauge
 	reportFailing prometheus.Gauge
+	backingOff    *prometheus.GaugeVec
 }
 
 // NewMetrics registers the series on reg.
@@ -37,17 +38,19 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)}),
 		passFailures: prometheus.NewGauge(prometheus.GaugeOpts{Name: "risksync_pass_failures", Help: "Risks or steps that did not converge in the last pass."}),
 		lastPass:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "risksync_last_pass_timestamp_seconds", Help: "When the last pass ended."}),
-		requests:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_tracker_requests_total", Help: "registry.Tracker HTTP requests."}, []string{"tracker", "method", "status"}),
-		requestTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "risksync_tracker_request_duration_seconds", Help: "registry.Tracker HTTP request latency.",
+		requests:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_tracker_requests_total", Help: "Tracker HTTP requests."}, []string{"tracker", "method", "status"}),
+		requestTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "risksync_tracker_request_duration_seconds", Help: "Tracker HTTP request latency.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 12)}, []string{"tracker"}),
-		rateLimited:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_tracker_rate_limited_total", Help: "registry.Tracker answers that asked risksync to wait (429, or 403 rate limits)."}, []string{"tracker"}),
-		writes:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_tracker_writes_total", Help: "registry.Tracker writes by kind."}, []string{"tracker", "kind"}),
+		rateLimited:   prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_tracker_rate_limited_total", Help: "Tracker answers that asked risksync to wait (429, or 403 rate limits)."}, []string{"tracker"}),
+		writes:        prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_tracker_writes_total", Help: "Tracker writes by kind."}, []string{"tracker", "kind"}),
 		webhooks:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_webhook_deliveries_total", Help: "Webhook deliveries by result."}, []string{"tracker", "result"}),
 		leader:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "risksync_leader", Help: "1 when this replica holds sync leadership."}),
 		reportFailing: prometheus.NewGauge(prometheus.GaugeOpts{Name: "risksync_report_publish_failing", Help: "1 while the last report publication failed."}),
+		backingOff: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "risksync_risks_backing_off",
+			Help: "Risks not tried this pass after repeated failures, by tracker; /readyz names each with the fix its error gives."}, []string{"tracker"}),
 	}
 	reg.MustRegister(m.riskScore, m.risks, m.stagnant, m.passDuration, m.passFailures, m.lastPass, m.requests, m.requestTime,
-		m.rateLimited, m.writes, m.webhooks, m.leader, m.reportFailing)
+		m.rateLimited, m.writes, m.webhooks, m.leader, m.reportFailing, m.backingOff)
 	return m
 }
 
@@ -94,6 +97,12 @@ func (m *Metrics) ObservePass(res *Result, stagnant int, now time.Time) {
 	m.passFailures.Set(float64(len(res.Failures)))
 	m.lastPass.Set(float64(now.Unix()))
 	m.stagnant.Set(float64(stagnant))
+	m.backingOff.Reset()
+	for _, f := range res.Failures {
+		if f.Step == StepBackoff {
+			m.backingOff.WithLabelValues(f.Tracker).Inc()
+		}
+	}
 	m.ObserveRegistry(res.Risks)
 }
 

@@ -29,8 +29,10 @@ func (e *Engine) pullBack(ctx context.Context, res *Result, ix *index, live map[
 	type target struct{ tracker, name string }
 	seen := map[target]bool{}
 	var targets []target
+	// Every target a link points to, current or left behind: who closed a
+	// left-behind epic decides whether a move back may reopen it.
 	for _, key := range ix.order {
-		if l := ix.byKey[key].CurrentLink(); l != nil {
+		for _, l := range ix.byKey[key].Links {
 			tg := target{l.Tracker, targetOf(l.Tracker, l.Key)}
 			if !seen[tg] && live[tg.tracker] != nil {
 				seen[tg] = true

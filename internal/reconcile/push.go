@@ -213,8 +213,9 @@ func (e *Engine) ensureNew(ctx context.Context, t registry.Tracker, spec registr
 	spec.MayCreate = !existed || e.opts.Now().Sub(started) >= grace
 	er, err := t.EnsureEpic(ctx, spec, false)
 	if errors.Is(err, registry.ErrCreateWithheld) {
-		err = &registry.TrackerError{Tracker: tracker, Op: "create epic " + spec.Target + " " + spec.Risk.Key,
-			Retryable: true, RetryAt: started.Add(grace), Err: err}
+		// No RetryAt: adopting the epic once search shows it needs no wait.
+		err = &registry.TrackerError{Tracker: tracker, Op: "create epic " + spec.Target + " " + spec.Risk.Key, Retryable: true,
+			Err: fmt.Errorf("%w (a create is allowed from %s)", err, started.Add(grace).UTC().Format(time.RFC3339))}
 	}
 	return er, name, err
 }
