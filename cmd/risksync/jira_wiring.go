@@ -57,4 +57,3 @@ func (m *Main) buildJira(set *trackerSet, bands []scoring.Band, logger *slog.Log
 	}
 	return nil
 }
-
