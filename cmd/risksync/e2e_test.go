@@ -21,6 +21,7 @@ import (
 	"github.com/risksync/risksync/internal/connectors/jira/jiratest"
 	"github.com/risksync/risksync/internal/registry/registrytest"
 	"github.com/risksync/risksync/internal/registry/sqlite"
+	"github.com/risksync/risksync/internal/webhook"
 )
 
 // trackers is a CLI wired to both tracker fakes.
@@ -372,6 +373,81 @@ func TestServeWebhookPullBack(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// postJiraWebhook posts body signed as a Jira admin webhook; id "" sends no
+// X-Atlassian-Webhook-Identifier, as Jira Data Center does.
+func postJiraWebhook(t testing.TB, url string, body []byte, id string) int {
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Hub-Signature", webhook.Sign([]byte(webhookSecret), body))
+	if id != "" {
+		req.Header.Set("X-Atlassian-Webhook-Identifier", id)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Jira Data Center deliveries carry no identifier: the store takes the id
+// derived from the body on both databases, the delivery wakes a pass, and a
+// replay of the same bytes is stored once.
+func TestServeJiraWebhooksWithoutIdentifier(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		// The first line continues the jira: block newTrackers writes.
+		tr := newTrackers(t, "  webhook_secret_env: JIRA_WEBHOOK_SECRET\nserver: {listen: \"127.0.0.1:0\"}\nsync: {interval: 1h}\n")
+		tr.env["JIRA_WEBHOOK_SECRET"] = webhookSecret
+		if u := dbURL(t); u != "" {
+			tr.env["RISKSYNC_DATABASE_URL"] = u
+		}
+		tr.ok("risk", "add", "--title", "Checkout latency degrades daily", "--impact", "2", "--scope", "4", "--likelihood", "5", "--owner", "payments")
+		addr, stop := tr.serveInBackground(t)
+		hook := "http://" + addr + "/webhooks/jira"
+		waitFor(t, "the first pass to mirror RISK-1", func() bool { return len(tr.linkOfMaybe("RISK-1")) == 1 })
+		key := tr.linkOf("RISK-1")["key"].(string)
+
+		tr.jr.Transition(key, jiratest.StatusInProgress, "")
+		tr.jr.Advance(time.Minute)
+		// Shaped like a Data Center delivery: name/key user, no accountId.
+		updated := []byte(fmt.Sprintf(`{"timestamp":1718093100221,"webhookEvent":"jira:issue_updated","issue_event_type_name":"issue_generic",`+
+			`"user":{"self":"https://jira.example.com/rest/api/2/user?username=bob","name":"bob","key":"JIRAUSER10100","displayName":"Bob Builder","active":true},`+
+			`"issue":{"id":"10007","key":%q,"fields":{"labels":["risk","risksync-RISK-1"],"status":{"name":"In Progress","statusCategory":{"key":"indeterminate"}}}},`+
+			`"changelog":{"id":"10130","items":[{"field":"status","fieldtype":"jira","from":"10000","fromString":"To Do","to":"3","toString":"In Progress"}]}}`, key))
+		if code := postJiraWebhook(t, hook, updated, ""); code != http.StatusAccepted {
+			t.Fatalf("Data Center delivery: %d", code)
+		}
+		waitFor(t, "RISK-1 to become mitigating after the webhook", func() bool {
+			return decode[map[string]any](t, tr.ok("risk", "show", "RISK-1", "--json"))["status"] == "mitigating"
+		})
+		if code := postJiraWebhook(t, hook, updated, ""); code/100 != 2 {
+			t.Fatalf("replay: %d", code)
+		}
+		fixtures := "../../internal/connectors/jira/testdata/webhooks/"
+		for file, want := range map[string]int{"dc-issue-updated-epic-link.json": http.StatusAccepted, "dc-project-created.json": http.StatusNoContent, "cloud-comment-created.json": http.StatusNoContent} {
+			body, err := os.ReadFile(fixtures + file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code := postJiraWebhook(t, hook, body, ""); code != want {
+				t.Errorf("%s: %d, want %d", file, code, want)
+			}
+		}
+		if code := postJiraWebhook(t, hook, updated, "cloud-7d4b0a2f"); code != http.StatusAccepted {
+			t.Fatalf("with an identifier: %d", code)
+		}
+		_, metrics := httpGet(t, "http://"+addr+"/metrics")
+		for _, want := range []string{`risksync_webhook_deliveries_total{result="stored",tracker="jira"} 3`, `risksync_webhook_deliveries_total{result="replay",tracker="jira"} 1`} {
+			if !strings.Contains(metrics, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+		if err := stop(); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestServeReportOnSchedule(t *testing.T) {

@@ -49,7 +49,7 @@ func (m *Main) buildJira(set *trackerSet, bands []scoring.Band, logger *slog.Log
 		if err != nil {
 			return err
 		}
-		h, err := jira.NewWebhookHandler(secret, logger.With("webhook", "jira"), notify, jira.WithPostmortemLabel(j.Postmortem.Label))
+		h, err := jira.NewWebhookHandler(secret, logger.With("webhook", "jira"), notify, jira.WithPostmortemLabel(j.Postmortem.Label), jira.WithEpicLinkField(c.EpicLinkField))
 		if err != nil {
 			return err
 		}

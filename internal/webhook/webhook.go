@@ -1,6 +1,7 @@
 // Package webhook reads signed webhook deliveries the way GitHub and Jira
 // admin webhooks sign them: "sha256=<hex HMAC-SHA256 of the raw body>". It is
-// the one place that caps bodies and checks signatures, before any parsing.
+// the one place that caps bodies, checks signatures (before any parsing) and
+// names deliveries for replay detection.
 package webhook
 
 import (
@@ -22,6 +23,18 @@ func Sign(secret, body []byte) string {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write(body)
 	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
+}
+
+// DeliveryID is the id under which a delivery is stored: the sender's own id
+// when it gave one, else "sha256:<hex SHA-256 of the body>". Jira Data Center
+// and hand-replayed deliveries carry no id header; deriving one from the
+// bytes keeps them storable and still drops a replay of the same bytes.
+func DeliveryID(header string, body []byte) string {
+	if id := strings.TrimSpace(header); id != "" {
+		return id
+	}
+	sum := sha256.Sum256(body)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // Valid reports, in constant time, whether header is "sha256=<hex>" and

@@ -90,3 +90,26 @@ func FuzzValid(f *testing.F) {
 		}
 	})
 }
+
+func TestDeliveryID(t *testing.T) {
+	body := []byte("Hello, World!")
+	derived := "sha256:dffd6021bb2bd5b0af676290809ec3a53191dd81c7f70a4b28688a362182986f"
+	for name, tc := range map[string]struct {
+		header string
+		body   []byte
+		want   string
+	}{
+		"sender's id":         {"72d3162e-cc78-11e3-81ab-4c9367dc0958", body, "72d3162e-cc78-11e3-81ab-4c9367dc0958"},
+		"sender's id trimmed": {" abc ", body, "abc"},
+		"missing":             {"", body, derived},
+		"blank":               {"  ", body, derived},
+		"empty body":          {"", nil, "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+	} {
+		if got := DeliveryID(tc.header, tc.body); got != tc.want {
+			t.Errorf("%s: DeliveryID = %q, want %q", name, got, tc.want)
+		}
+	}
+	if DeliveryID("", []byte("Hello, World?")) == derived {
+		t.Error("different bodies share a derived id")
+	}
+}

@@ -43,7 +43,8 @@ type webhookHandler struct {
 // parsing (401 when missing or wrong), acknowledges and ignores unknown
 // events, and turns issues and sub_issues events into notifications for
 // notify; it never writes to GitHub. It answers 202 with the delivery id
-// (X-GitHub-Delivery) so the caller can drop replays, and 503 when notify
+// (X-GitHub-Delivery, or one derived from the body when it is missing; see
+// webhook.DeliveryID) so the caller can drop replays, and 503 when notify
 // fails (the delivery can be redelivered). It refuses an empty secret.
 func NewWebhookHandler(secret config.Secret, logger *slog.Logger, notify func(context.Context, registry.Notification) error, opts ...WebhookOption) (http.Handler, error) {
 	if secret.IsZero() {
@@ -67,7 +68,9 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	delivery := r.Header.Get("X-GitHub-Delivery")
+	// Without X-GitHub-Delivery (a replay by hand, a proxy that strips it)
+	// the id is derived from the body: the store needs one to drop replays.
+	delivery := webhook.DeliveryID(r.Header.Get("X-GitHub-Delivery"), body)
 	event := r.Header.Get("X-GitHub-Event")
 	w.Header().Set("X-GitHub-Delivery", delivery)
 	notes, err := decodeDelivery(event, delivery, body, h.pmLabel)

@@ -206,6 +206,30 @@ func TestWebhookLimitsAndFailures(t *testing.T) {
 	}
 }
 
+// A delivery without X-GitHub-Delivery is stored under an id derived from
+// its bytes instead of failing in the store.
+func TestWebhookWithoutDeliveryID(t *testing.T) {
+	body := []byte(`{"action":"closed","issue":{"number":1,"url":"https://x/api/v3/repos/a/b/issues/1","body":"<!-- risksync:RISK-1 -->"}}`)
+	col := &collector{}
+	h := newHook(t, col)
+	for range 2 {
+		req := httptest.NewRequest(http.MethodPost, "/webhooks/github", bytes.NewReader(body))
+		req.Header.Set("X-GitHub-Event", "issues")
+		req.Header.Set("X-Hub-Signature-256", Sign(hookSecret, body))
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("status %d, body %s", rec.Code, rec.Body)
+		}
+		if got := rec.Header().Get("X-GitHub-Delivery"); !strings.HasPrefix(got, "sha256:") {
+			t.Fatalf("echoed delivery id %q", got)
+		}
+	}
+	if len(col.notes) != 2 || col.notes[0].DeliveryID == "" || col.notes[0].DeliveryID != col.notes[1].DeliveryID {
+		t.Fatalf("the same bytes must give the same id: %+v", col.notes)
+	}
+}
+
 func FuzzValidSignature(f *testing.F) {
 	f.Add([]byte("secret"), []byte(`{"a":1}`), "")
 	f.Add([]byte("secret"), []byte(`{"a":1}`), "sha256=00")

@@ -16,6 +16,7 @@
 //	(*Client).Postmortems(ctx, since) ([]registry.Postmortem, error)
 //	(*Client).Comment(ctx, issueKey, body) error
 //	(*Client).AccountID(ctx) (string, error)
+//	(*Client).EpicLinkField() string
 //	NewWebhookHandler(secret, logger, notify, ...WebhookOption) (http.Handler, error)
 //
 // Additions to the first sketch, and why:

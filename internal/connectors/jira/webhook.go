@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/risksync/risksync/internal/config"
@@ -28,17 +30,34 @@ func WithPostmortemLabel(label string) WebhookOption {
 	}
 }
 
+// WithEpicLinkField gives the handler the Data Center Epic Link field id
+// (customfield_NNNNN) once the client has discovered it, e.g.
+// Client.EpicLinkField. It is called per delivery and must not block; ""
+// means unknown, and then only the changelog names an Epic Link change.
+func WithEpicLinkField(id func() string) WebhookOption {
+	return func(h *webhookHandler) {
+		if id != nil {
+			h.epicLink = id
+		}
+	}
+}
+
 type webhookHandler struct {
 	secret     []byte
 	log        *slog.Logger
 	notify     func(context.Context, registry.Notification) error
 	postmortem string
+	epicLink   func() string
 }
 
 // NewWebhookHandler serves /webhooks/jira: admin webhooks signed with a
 // secret (X-Hub-Signature: sha256=<hex HMAC of the body>). The signature is
-// checked in constant time before the body is parsed; jira:issue_created and
-// jira:issue_updated become notifications, other events are acknowledged.
+// checked in constant time before the body is parsed. jira:issue_created and
+// jira:issue_updated about risk epics, postmortems and child work, and
+// issuelink_created for an Epic-Story link, become notifications; other
+// events are acknowledged with 204. A delivery without
+// X-Atlassian-Webhook-Identifier (Data Center) is stored under an id derived
+// from its body (webhook.DeliveryID).
 func NewWebhookHandler(secret config.Secret, logger *slog.Logger, notify func(context.Context, registry.Notification) error, opts ...WebhookOption) (http.Handler, error) {
 	if secret.IsZero() {
 		return nil, errors.New("jira: webhook secret is empty: set jira.webhook_secret_env or jira.webhook_secret_file")
@@ -49,7 +68,8 @@ func NewWebhookHandler(secret config.Secret, logger *slog.Logger, notify func(co
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	h := &webhookHandler{secret: []byte(secret.Reveal()), log: logger, notify: notify, postmortem: "postmortem"}
+	h := &webhookHandler{secret: []byte(secret.Reveal()), log: logger, notify: notify, postmortem: "postmortem",
+		epicLink: func() string { return "" }}
 	for _, o := range opts {
 		o(h)
 	}
@@ -64,18 +84,40 @@ func CheckSignature(secret, body []byte, header string) bool {
 type webhookEvent struct {
 	WebhookEvent string `json:"webhookEvent"`
 	User         *struct {
-		AccountID string `json:"accountId"`
-		Name      string `json:"name"`
+		AccountID string `json:"accountId"` // Cloud
+		Name      string `json:"name"`      // Data Center
 	} `json:"user"`
 	Issue *struct {
-		Key    string `json:"key"`
-		Fields struct {
-			Labels []string `json:"labels"`
-			Parent *struct {
-				Key string `json:"key"`
-			} `json:"parent"`
-		} `json:"fields"`
+		Key    string          `json:"key"`
+		Fields json.RawMessage `json:"fields"` // decoded lazily: the Epic Link id is only known at run time
 	} `json:"issue"`
+	Changelog *struct {
+		Items []changeItem `json:"items"`
+	} `json:"changelog"`
+	IssueLink *struct {
+		SourceIssueID      json.Number `json:"sourceIssueId"`
+		DestinationIssueID json.Number `json:"destinationIssueId"`
+		IssueLinkType      struct {
+			Name  string `json:"name"`
+			Style string `json:"style"`
+		} `json:"issueLinkType"`
+	} `json:"issueLink"`
+}
+
+type issueFields struct {
+	Labels []string `json:"labels"`
+	Parent *struct {
+		Key string `json:"key"`
+	} `json:"parent"`
+}
+
+type changeItem struct {
+	Field      string `json:"field"`
+	FieldID    string `json:"fieldId"` // Cloud only
+	From       string `json:"from"`
+	FromString string `json:"fromString"`
+	To         string `json:"to"`
+	ToString   string `json:"toString"`
 }
 
 func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -88,12 +130,18 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "body is not a Jira webhook event", http.StatusBadRequest)
 		return
 	}
-	n, ok := h.translate(&ev)
+	n, ok, err := h.translate(&ev)
+	if err != nil {
+		h.log.Warn("jira webhook: undecodable event", "event", ev.WebhookEvent, "err", err)
+		http.Error(w, "body is not a Jira webhook event", http.StatusBadRequest)
+		return
+	}
 	if !ok {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	n.DeliveryID = r.Header.Get("X-Atlassian-Webhook-Identifier")
+	// Data Center sends no identifier; the store needs one to drop replays.
+	n.DeliveryID = webhook.DeliveryID(r.Header.Get("X-Atlassian-Webhook-Identifier"), body)
 	if err := h.notify(r.Context(), n); err != nil {
 		h.log.Error("jira webhook: cannot store the delivery", "delivery", n.DeliveryID, "issue", n.IssueKey, "err", err)
 		http.Error(w, "cannot store the delivery", http.StatusInternalServerError)
@@ -102,18 +150,31 @@ func (h *webhookHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusAccepted)
 }
 
-func (h *webhookHandler) translate(ev *webhookEvent) (registry.Notification, bool) {
+// translate says where a delivery asks the daemon to look; false means
+// nothing risksync follows (comments, projects, unrelated issues).
+func (h *webhookHandler) translate(ev *webhookEvent) (registry.Notification, bool, error) {
 	var action string
 	switch ev.WebhookEvent {
 	case "jira:issue_created":
 		action = "created"
 	case "jira:issue_updated":
 		action = "updated"
+	case "issuelink_created":
+		n, ok := epicStoryLink(ev)
+		return n, ok, nil
 	default:
-		return registry.Notification{}, false
+		// comment_created included: no /risk comment commands yet, and a
+		// notification would wake a full pass for every comment.
+		return registry.Notification{}, false, nil
 	}
 	if ev.Issue == nil || ev.Issue.Key == "" {
-		return registry.Notification{}, false
+		return registry.Notification{}, false, nil
+	}
+	var f issueFields
+	if len(ev.Issue.Fields) > 0 {
+		if err := json.Unmarshal(ev.Issue.Fields, &f); err != nil {
+			return registry.Notification{}, false, fmt.Errorf("jira webhook: issue %s fields: %w", ev.Issue.Key, err)
+		}
 	}
 	n := registry.Notification{Tracker: registry.TrackerJira, IssueKey: ev.Issue.Key, Action: action}
 	if ev.User != nil {
@@ -122,23 +183,86 @@ func (h *webhookHandler) translate(ev *webhookEvent) (registry.Notification, boo
 			n.Sender = ev.User.Name
 		}
 	}
-	for _, l := range ev.Issue.Fields.Labels {
+	for _, l := range f.Labels {
 		if rest, ok := cutPrefixFold(l, "risksync-"); ok {
 			if id, err := registry.ParseKey(rest); err == nil {
 				n.Kind, n.RiskKey = registry.NotifyEpic, registry.FormatKey(id)
-				return n, true
+				return n, true, nil
 			}
 		}
 	}
-	for _, l := range ev.Issue.Fields.Labels {
+	for _, l := range f.Labels {
 		if strings.EqualFold(l, h.postmortem) {
 			n.Kind = registry.NotifyPostmortem
-			return n, true
+			return n, true, nil
 		}
 	}
-	if ev.Issue.Fields.Parent != nil && ev.Issue.Fields.Parent.Key != "" {
-		n.Kind, n.ParentKey = registry.NotifyChild, ev.Issue.Fields.Parent.Key
-		return n, true
+	link := h.epicLink()
+	if f.Parent != nil && f.Parent.Key != "" {
+		n.Kind, n.ParentKey = registry.NotifyChild, f.Parent.Key
+		return n, true, nil
 	}
-	return registry.Notification{}, false
+	if epic := epicLinkValue(ev.Issue.Fields, link); epic != "" {
+		n.Kind, n.ParentKey = registry.NotifyChild, epic
+		return n, true, nil
+	}
+	if ev.Changelog != nil {
+		if epic, moved := movedEpic(ev.Changelog.Items, link); moved {
+			n.Kind, n.ParentKey = registry.NotifyChild, epic
+			return n, true, nil
+		}
+	}
+	return registry.Notification{}, false, nil
+}
+
+// epicLinkValue reads the Epic Link custom field (Data Center: the epic's
+// key as a string), as parentOf does for search results.
+func epicLinkValue(fields json.RawMessage, link string) string {
+	if link == "" || len(fields) == 0 {
+		return ""
+	}
+	var all map[string]json.RawMessage
+	if json.Unmarshal(fields, &all) != nil {
+		return ""
+	}
+	var v string
+	if json.Unmarshal(all[link], &v) != nil {
+		return "" // null, or not the key string Data Center sends
+	}
+	return v
+}
+
+// movedEpic finds a changelog item that moves the issue into or out of an
+// epic: Data Center's "Epic Link" (fieldtype custom), or Cloud's parent. It
+// names the new epic, else the one left; moved without an epic when neither
+// value is a key.
+func movedEpic(items []changeItem, link string) (string, bool) {
+	for _, it := range items {
+		if !strings.EqualFold(it.Field, "Epic Link") && (link == "" || it.FieldID != link) &&
+			it.Field != "IssueParentAssociation" && it.FieldID != "parent" {
+			continue
+		}
+		for _, v := range []string{it.ToString, it.To, it.FromString, it.From} {
+			if issueKeyRe.MatchString(v) {
+				return v, true
+			}
+		}
+		return "", true
+	}
+	return "", false
+}
+
+var issueKeyRe = regexp.MustCompile(`^[A-Z][A-Z0-9_]*-[1-9][0-9]*$`)
+
+// epicStoryLink turns a new Epic-Story link (how Data Center stores an Epic
+// Link, also sent for company-managed projects on Cloud) into a child
+// notification. The event carries issue ids, not keys; Jira accepts either.
+func epicStoryLink(ev *webhookEvent) (registry.Notification, bool) {
+	l := ev.IssueLink
+	if l == nil || l.DestinationIssueID == "" ||
+		l.IssueLinkType.Style != "jira_gh_epic_story" && !strings.EqualFold(l.IssueLinkType.Name, "Epic-Story Link") {
+		return registry.Notification{}, false
+	}
+	return registry.Notification{Tracker: registry.TrackerJira, Kind: registry.NotifyChild, Action: "linked",
+		IssueKey: l.DestinationIssueID.String(), ParentKey: l.SourceIssueID.String()}, true
 }
