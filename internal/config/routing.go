@@ -1,7 +1,8 @@
 package config
 
 import (
-	"strings"
+	"cmp"
+	"slices"
 
 	"github.com/risksync/risksync/internal/registry"
 )
@@ -34,18 +35,13 @@ func (c *Config) Team(name string) *Team {
 }
 
 // MatchTeam finds a team by name or alias, ignoring case and surrounding
-// space, as postmortem tables spell owners.
+// space, as postmortem tables spell owners (rules: registry.Routing.MatchTeam).
 func (c *Config) MatchTeam(s string) *Team {
-	k := strings.ToLower(strings.TrimSpace(s))
-	for i := range c.Teams {
-		t := &c.Teams[i]
-		if strings.ToLower(t.Name) == k {
-			return t
-		}
-		for _, a := range t.Aliases {
-			if strings.ToLower(strings.TrimSpace(a)) == k {
-				return t
-			}
+	r := c.Routing()
+	m := r.MatchTeam(s)
+	for i := range r.Teams { // r.Teams is c.Teams in order
+		if &r.Teams[i] == m {
+			return &c.Teams[i]
 		}
 	}
 	return nil
@@ -77,32 +73,52 @@ func (t Target) String() string {
 
 // Route returns where the epic of a risk owned by owner ("" for unowned)
 // lives: the team's tracker and repo/project, else the global ones. ok is
-// false when no tracker is configured for it.
+// false when no tracker is configured for it (rules: registry.Routing.Route).
 func (c *Config) Route(owner string) (Target, bool) {
-	tracker, repo, project := c.DefaultTracker, "", ""
-	if t := c.Team(owner); t != nil {
-		if t.Tracker != "" {
-			tracker = t.Tracker
-		}
-		repo, project = t.GitHubRepo, t.JiraProject
+	t, ok := c.Routing().Route(owner)
+	switch {
+	case !ok:
+		return Target{}, false
+	case t.Tracker == registry.TrackerJira:
+		return Target{Tracker: t.Tracker, Project: t.Name}, true
 	}
+	return Target{Tracker: t.Tracker, Repo: t.Name}, true
+}
+
+// Routing is the routing part of the configuration, for code that routes
+// epics but has no business reading the rest.
+func (c *Config) Routing() registry.Routing {
+	r := registry.Routing{
+		Teams:    make([]registry.Team, len(c.Teams)),
+		Default:  c.target(c.DefaultTracker, "", ""),
+		Trackers: c.Trackers(),
+		Postmortems: map[string]bool{
+			registry.TrackerGitHub: c.GitHub != nil && len(c.GitHub.Postmortem.Repos) > 0,
+			registry.TrackerJira:   c.Jira != nil && len(c.Jira.Postmortem.Projects) > 0,
+		},
+	}
+	for i, t := range c.Teams {
+		tracker := cmp.Or(t.Tracker, c.DefaultTracker)
+		r.Teams[i] = registry.Team{Name: t.Name, Aliases: slices.Clone(t.Aliases),
+			Target: c.target(tracker, t.GitHubRepo, t.JiraProject)}
+	}
+	return r
+}
+
+// target fills a team's missing repo or project from the tracker's section.
+// A tracker without a section keeps what it has: Route refuses it anyway.
+func (c *Config) target(tracker, repo, project string) registry.Target {
 	switch tracker {
 	case registry.TrackerGitHub:
-		if c.GitHub == nil {
-			return Target{}, false
-		}
-		if repo == "" {
+		if repo == "" && c.GitHub != nil {
 			repo = c.GitHub.Repo
 		}
-		return Target{Tracker: tracker, Repo: repo}, true
+		return registry.Target{Tracker: tracker, Name: repo}
 	case registry.TrackerJira:
-		if c.Jira == nil {
-			return Target{}, false
-		}
-		if project == "" {
+		if project == "" && c.Jira != nil {
 			project = c.Jira.Project
 		}
-		return Target{Tracker: tracker, Project: project}, true
+		return registry.Target{Tracker: tracker, Name: project}
 	}
-	return Target{}, false
+	return registry.Target{Tracker: tracker}
 }
