@@ -67,3 +67,39 @@ func unwrapPathError(err error) error {
 	}
 	return err
 }
+
+// SecretRefs lists every secret the configured trackers and report need.
+func (c *Config) SecretRefs() []SecretRef {
+	var refs []SecretRef
+	if g := c.GitHub; g != nil {
+		refs = append(refs, g.Token())
+		if g.WebhookSecret().Set() {
+			refs = append(refs, g.WebhookSecret())
+		}
+	}
+	if j := c.Jira; j != nil {
+		if j.UsesPAT() {
+			refs = append(refs, j.PAT())
+		} else {
+			refs = append(refs, j.Email(), j.APIToken())
+		}
+		if j.WebhookSecret().Set() {
+			refs = append(refs, j.WebhookSecret())
+		}
+	}
+	if c.Report.WebhookURL().Set() {
+		refs = append(refs, c.Report.WebhookURL())
+	}
+	return refs
+}
+
+// CheckSecrets resolves every secret and returns one error per missing one.
+func (c *Config) CheckSecrets(lookup func(string) (string, bool)) []error {
+	var errs []error
+	for _, ref := range c.SecretRefs() {
+		if _, err := ref.Resolve(lookup); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errs
+}

@@ -3,9 +3,10 @@ package postmortem
 import "strings"
 
 // MatchOwner matches an Owner cell to a team with match, typically
-// config.Config.MatchTeam (name or alias, ignoring case):
+// registry.Routing.MatchTeam or config.Config.MatchTeam (name or alias,
+// ignoring case; nil for no team):
 //
-//	team := postmortem.MatchOwner(t.Owner, cfg.MatchTeam)
+//	team := postmortem.MatchOwner(t.Owner, routing.MatchTeam)
 //
 // Besides the cell as written it tries the forms authors use around a team
 // name: Markdown emphasis ("**Storage SRE**"), a trailing note

@@ -3,6 +3,8 @@ package postmortem
 import (
 	"strings"
 	"testing"
+
+	"github.com/risksync/risksync/internal/registry"
 )
 
 type team struct{ name string }
@@ -53,6 +55,20 @@ func TestMatchOwner(t *testing.T) {
 		}
 		if name != tc.want {
 			t.Errorf("MatchOwner(%q) = %q, want %q", tc.cell, name, tc.want)
+		}
+	}
+}
+
+// The engine's matcher: the result is a *registry.Team, no adapter needed.
+func TestMatchOwnerWithRouting(t *testing.T) {
+	r := registry.Routing{Teams: []registry.Team{{Name: "storage-sre", Aliases: []string{"Storage SRE"}}, {Name: "payments"}}}
+	for cell, want := range map[string]string{"**Storage SRE** (Alice)": "storage-sre", "@acme/payments": "payments", "Storage": ""} {
+		name := ""
+		if tm := MatchOwner(cell, r.MatchTeam); tm != nil {
+			name = tm.Name
+		}
+		if name != want {
+			t.Errorf("MatchOwner(%q) = %q, want %q", cell, name, want)
 		}
 	}
 }

@@ -1,0 +1,22 @@
+package config
+
+import (
+	"github.com/risksync/risksync/internal/scoring"
+)
+
+// ScoringConfig returns the scoring model and bands with minimums resolved.
+func (c *Config) ScoringConfig() scoring.Config {
+	sc := scoring.Config{Model: c.Scoring.Model}
+	for _, b := range c.Scoring.Bands {
+		min := 0.0
+		switch {
+		case b.MinBudgetShare != nil:
+			min = *b.MinBudgetShare * scoring.ErrorBudgetMinutes(c.Scoring.SLO)
+		case b.MinScore != nil:
+			min = *b.MinScore
+		}
+		sc.Bands = append(sc.Bands, scoring.Band{Name: b.Name, MinScore: min, GitHubLabel: b.GitHubLabel,
+			JiraPriority: b.JiraPriority, ReviewEvery: b.ReviewEvery.Std()})
+	}
+	return sc
+}
