@@ -24,10 +24,10 @@ func TestTerminalFailureBacksOffPerRisk(t *testing.T) {
 		if h.risk(b.Key).CurrentLink() == nil {
 			t.Fatal("the rest of the pass stopped")
 		}
-		calls := h.gh.calls
+		calls := h.gh.callsFor[a.Key]
 		res = h.engine.Pass(h.ctx, false)
-		if h.gh.calls != calls {
-			t.Fatalf("a backing-off risk was tried again within its backoff (%d calls)", h.gh.calls-calls)
+		if h.gh.callsFor[a.Key] != calls {
+			t.Fatalf("a backing-off risk was tried again within its backoff (%d calls)", h.gh.callsFor[a.Key]-calls)
 		}
 		if len(res.Failures) != 1 || res.Failures[0].Step != "backoff" || res.Failures[0].Fix != "rename the label" || res.Failures[0].RetryAt == nil {
 			t.Fatalf("backoff not reported: %+v", res.Failures)
@@ -36,17 +36,17 @@ func TestTerminalFailureBacksOffPerRisk(t *testing.T) {
 		wait := func(d time.Duration) { h.clock.Advance(d) }
 		wait(time.Minute)
 		h.engine.Pass(h.ctx, false)
-		if h.gh.calls != calls+1 {
+		if h.gh.callsFor[a.Key] != calls+1 {
 			t.Fatalf("not retried after the first backoff")
 		}
 		wait(time.Minute)
 		h.engine.Pass(h.ctx, false)
-		if h.gh.calls != calls+1 {
+		if h.gh.callsFor[a.Key] != calls+1 {
 			t.Fatalf("second backoff is not longer than the first")
 		}
 		// A restart keeps it.
 		restarted := New(h.engine.opts)
-		if res := restarted.Pass(h.ctx, false); h.gh.calls != calls+1 || res.Failures[0].Step != "backoff" {
+		if res := restarted.Pass(h.ctx, false); h.gh.callsFor[a.Key] != calls+1 || res.Failures[0].Step != "backoff" {
 			t.Fatalf("backoff lost on restart: %+v", res.Failures)
 		}
 		// A registry change of the risk ends it.
@@ -54,7 +54,7 @@ func TestTerminalFailureBacksOffPerRisk(t *testing.T) {
 			t.Fatal(err)
 		}
 		restarted.Pass(h.ctx, false)
-		if h.gh.calls != calls+2 {
+		if h.gh.callsFor[a.Key] != calls+2 {
 			t.Fatal("a registry change did not end the backoff")
 		}
 		// So does a configuration change; success clears it.

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/risksync/risksync/internal/config"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/scoring"
 )
@@ -21,7 +20,8 @@ type Store interface {
 // Options wire an Engine.
 type Options struct {
 	Store    Store
-	Config   *config.Config
+	Routing  registry.Routing // teams → tracker and target, postmortem sources
+	Scoring  scoring.Config
 	Trackers map[string]registry.Tracker // by tracker name; only configured ones
 	Logger   *slog.Logger
 	Now      func() time.Time
@@ -57,7 +57,7 @@ func New(opts Options) *Engine {
 	if opts.OnWrite == nil {
 		opts.OnWrite = func(registry.Write) {}
 	}
-	return &Engine{opts: opts, scoring: opts.Config.ScoringConfig(), log: opts.Logger}
+	return &Engine{opts: opts, scoring: opts.Scoring, log: opts.Logger}
 }
 
 // Failure is a risk or step that did not converge in a pass.

@@ -44,7 +44,7 @@ func eachBackend(t *testing.T, fn func(t *testing.T, h *harness)) {
 			opts.Derive = cfg.ScoringConfig().Derive
 			h := &harness{t: t, ctx: context.Background(), store: open(t, opts), clock: clock,
 				gh: newMemTracker(registry.TrackerGitHub), jr: newMemTracker(registry.TrackerJira)}
-			h.engine = New(Options{Store: h.store, Config: cfg, Now: clock.Now, IntentGrace: map[string]time.Duration{registry.TrackerJira: 5 * time.Minute},
+			h.engine = New(Options{Store: h.store, Routing: cfg.Routing(), Scoring: cfg.ScoringConfig(), Now: clock.Now, IntentGrace: map[string]time.Duration{registry.TrackerJira: 5 * time.Minute},
 				Trackers: map[string]registry.Tracker{registry.TrackerGitHub: h.gh, registry.TrackerJira: h.jr}})
 			fn(t, h)
 		})

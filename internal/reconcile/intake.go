@@ -13,19 +13,8 @@ import (
 	"github.com/risksync/risksync/internal/registry"
 )
 
-func (e *Engine) hasPostmortemSource(tracker string) bool {
-	c := e.opts.Config
-	switch tracker {
-	case registry.TrackerGitHub:
-		return c.GitHub != nil && len(c.GitHub.Postmortem.Repos) > 0
-	case registry.TrackerJira:
-		return c.Jira != nil && len(c.Jira.Postmortem.Projects) > 0
-	}
-	return false
-}
-
 func (e *Engine) intake(ctx context.Context, res *Result, ix *index, name string, t registry.Tracker, dryRun bool) {
-	if !e.hasPostmortemSource(name) {
+	if !e.opts.Routing.Postmortems[name] {
 		return
 	}
 	cursorName := intakeCursorKey(name)
@@ -70,7 +59,7 @@ func (e *Engine) intakeOne(ctx context.Context, res *Result, ix *index, t regist
 			continue // a table without a Risk row makes no risk; the comment says why
 		}
 		owner := ""
-		if team := postmortem.MatchOwner(tb.Owner, e.opts.Config.MatchTeam); team != nil {
+		if team := postmortem.MatchOwner(tb.Owner, e.opts.Routing.MatchTeam); team != nil {
 			owner = team.Name
 		} else if strings.TrimSpace(tb.Owner) != "" {
 			unknownOwners[tb.Position] = tb.Owner
@@ -136,7 +125,7 @@ func (e *Engine) intakeOne(ctx context.Context, res *Result, ix *index, t regist
 		return nil
 	}
 	return e.commentOnce(ctx, res, t, "", pm.Tracker, pm.Key, intakeCommentKey(pm.Tracker, pm.Key),
-		postmortem.ProblemComment(tables, unknownOwners, e.opts.Config.TeamNames()), dryRun)
+		postmortem.ProblemComment(tables, unknownOwners, e.opts.Routing.TeamNames()), dryRun)
 }
 
 func applyTable(r *registry.Risk, tb postmortem.Table, owner string) {

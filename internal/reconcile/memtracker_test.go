@@ -24,6 +24,7 @@ type memTracker struct {
 	// lookups, like an eventually consistent search.
 	searchLag int
 	calls     int
+	callsFor  map[string]int // EnsureEpic calls by risk key
 	// failCreate makes the next n creates commit but report an error, like
 	// a response lost after the tracker stored the epic.
 	failCreate  int
@@ -44,7 +45,7 @@ type memEpic struct {
 }
 
 func newMemTracker(name string) *memTracker {
-	return &memTracker{name: name, epics: map[string]*memEpic{}, comments: map[string][]string{}, failEnsure: map[string]error{}}
+	return &memTracker{name: name, epics: map[string]*memEpic{}, comments: map[string][]string{}, failEnsure: map[string]error{}, callsFor: map[string]int{}}
 }
 
 func (m *memTracker) keyFor(target string) string {
@@ -72,6 +73,7 @@ func (m *memTracker) EnsureEpic(_ context.Context, spec registry.EpicSpec, dryRu
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls++
+	m.callsFor[spec.Risk.Key]++
 	if err := m.failEnsure[spec.Risk.Key]; err != nil {
 		return registry.EpicResult{}, err
 	}

@@ -7,25 +7,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/risksync/risksync/internal/config"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/scoring"
 )
 
 func (e *Engine) spec(r *registry.Risk, target string) registry.EpicSpec {
 	res := e.scoring.Evaluate(scoring.InputsOf(r))
-	spec := registry.EpicSpec{Target: target, Risk: r, Explanation: res.Explain(e.opts.Config.Trackers()...), MayCreate: true}
+	spec := registry.EpicSpec{Target: target, Risk: r, Explanation: res.Explain(e.opts.Routing.Trackers...), MayCreate: true}
 	if res.Band != nil {
 		spec.Band = res.Band.Name
 	}
 	return spec
-}
-
-func routeName(t config.Target) string {
-	if t.Tracker == registry.TrackerJira {
-		return t.Project
-	}
-	return t.Repo
 }
 
 func inTarget(l *registry.Link, tracker, target string) bool {
@@ -39,11 +31,11 @@ func openState(s registry.LinkState) bool {
 // push converges one risk's epics: the current one where its owner routes
 // it, and none left open elsewhere.
 func (e *Engine) push(ctx context.Context, res *Result, ix *index, r *registry.Risk, live map[string]registry.Tracker, dryRun bool) {
-	route, ok := e.opts.Config.Route(r.Owner)
+	route, ok := e.opts.Routing.Route(r.Owner)
 	if !ok {
 		return // no tracker configured for it: the registry keeps it
 	}
-	target := routeName(route)
+	target := route.Name
 	cur := r.CurrentLink()
 	if r.Status.Decided() {
 		for _, l := range r.Links {
