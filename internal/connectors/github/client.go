@@ -82,7 +82,8 @@ type Options struct {
 	MinWriteInterval time.Duration
 	// MaxWait is the longest rate-limit wait before deferring (default 2m).
 	MaxWait time.Duration
-	// ListingMaxAge is how long an epic listing is reused (default 30s).
+	// ListingMaxAge bounds how long an epic listing is reused within a pass
+	// (default 30s); StartPass ends the reuse sooner.
 	ListingMaxAge time.Duration
 	// OnRequest is an optional metrics hook, called once per HTTP attempt.
 	OnRequest func(method, route string, status int, d time.Duration)
