@@ -1,32 +1,32 @@
 // Package github is risksync's GitHub tracker: it mirrors risks to epics
 // (issues), reads work state back, lists postmortem issues and receives
 // webhooks. It talks to github.com or GitHub Enterprise Server through
-// go-github over a go-retryablehttp transport.
-//
-// The sync engine uses:
+// go-github over a go-retryablehttp transport. *Client implements
+// registry.Tracker:
 //
 //	c, err := github.New(github.Options{Config: cfg.GitHub, Token: tok, Bands: bands, ...})
-//	res, err := c.EnsureEpic(ctx, github.Epic{Repo: repo, Risk: r, Band: band, Explanation: expl}, dryRun)
-//	states, err := c.PullBack(ctx, repo)           // once per repository per pass
-//	writes, err := c.CloseEpic(ctx, key, "not_planned", comment, dryRun)
+//	err = c.StartPass(ctx)                         // each pass lists each repository once
+//	res, err := c.EnsureEpic(ctx, registry.EpicSpec{Target: repo, Risk: r, Band: "high", Linked: l, MayCreate: ok}, dryRun)
+//	writes, err := c.CloseEpic(ctx, key, comment, dryRun) // not_planned
 //	writes, err = c.ReopenEpic(ctx, key, comment, dryRun)
+//	states, err := c.PullBack(ctx, repo)           // once per repository per pass
 //	pms, err := c.Postmortems(ctx, since)
 //	err = c.Comment(ctx, issueKey, body)
 //	h, err := github.NewWebhookHandler(secret, logger, notify, github.WithPostmortemLabel("postmortem"))
 //
 // How it keeps GitHub calm:
-//   - Epics are found through one listing per repository (label `risk`,
-//     `since` the newest updated_at seen, ETag): an index of every epic is
-//     kept in memory and refreshed incrementally. PullBack adds one listing
-//     of the repository's issues changed since the last pass (child work).
-//     A pass over unchanged risks costs two 304s per repository (free
-//     against the rate limit), never a request per risk. EnsureEpic reuses
-//     the index for Options.ListingMaxAge (default 30s), also before a
-//     create; a create whose outcome is unknown always lists again.
+//   - Epics are found through one listing per repository per pass (label
+//     `risk`, `since` the newest updated_at seen, ETag): an index of every
+//     epic is kept in memory and refreshed incrementally. PullBack adds one
+//     listing of the repository's issues changed since the last pass (child
+//     work). A pass over unchanged risks costs two 304s per repository (free
+//     against the rate limit), never a request per risk. Within a pass (and
+//     for at most Options.ListingMaxAge, default 30s) the listing is reused;
+//     a create whose outcome is unknown always lists again.
 //   - The rendered body carries the marker `<!-- risksync:RISK-n -->` and a
 //     line of hashes of what risksync last wrote; an unchanged risk sends
 //     nothing, and a field whose hash no longer matches was edited by a
-//     person (Result.Drift).
+//     person (EpicResult.Drift).
 //   - A POST is never retried blindly: after an unknown outcome the epic
 //     listing is read again and an epic carrying the marker is adopted.
 //   - One write in flight per client and MinWriteInterval between writes;
@@ -40,8 +40,9 @@
 //     change (for 403, the permission GitHub names in
 //     X-Accepted-GitHub-Permissions).
 //
-// All state (index, cursors, ETags, own-write timestamps) is in memory; a
-// restarted daemon lists everything once.
+// The client holds caches only (index, cursors, ETags, own-write
+// timestamps): which epic a risk has comes in the EpicSpec, and who closed
+// an epic is read from its events. A restarted daemon lists everything once.
 package github
 
 import (
@@ -81,7 +82,8 @@ type Options struct {
 	MinWriteInterval time.Duration
 	// MaxWait is the longest rate-limit wait before deferring (default 2m).
 	MaxWait time.Duration
-	// ListingMaxAge is how long an epic listing is reused (default 30s).
+	// ListingMaxAge bounds how long an epic listing is reused within a pass
+	// (default 30s); StartPass ends the reuse sooner.
 	ListingMaxAge time.Duration
 	// OnRequest is an optional metrics hook, called once per HTTP attempt.
 	OnRequest func(method, route string, status int, d time.Duration)
@@ -101,16 +103,31 @@ type Client struct {
 	pmLabel   string
 	ownLabels map[string]bool // lower-cased fixed labels risksync owns
 
-	mu         sync.Mutex
-	login      string
-	orgTypes   map[string][]string        // org → issue type names (nil: none)
-	repoLabels map[string]map[string]bool // repo → lower-cased existing labels
-	repos      map[string]*repoState
-	etags      map[string]etagEntry // listing slot → last URL and its first page's ETag
-	own        map[string]time.Time
-	pmCache    map[string][]registry.Postmortem
-	pending    map[string]bool   // epics in other repositories whose child moved
-	ownState   map[string]string // epic key → "state/reason" CloseEpic or ReopenEpic set
+	mu sync.Mutex
+	// login caches the token's user (GET /user once); lost, it is read again.
+	login string
+	// orgTypes caches org → enabled issue type names (nil: none); lost, they
+	// are looked up again.
+	orgTypes map[string][]string
+	// repoLabels caches repo → lower-cased labels that exist; lost, they are
+	// listed again (creating an existing label is a harmless 422).
+	repoLabels map[string]map[string]bool
+	// repos caches each repository's epic index and cursors (see repoState).
+	repos map[string]*repoState
+	// etags caches listing slot → last URL and its first page's ETag; lost,
+	// the next listing is a full 200 instead of a 304.
+	etags map[string]etagEntry
+	// own caches issue key → updated_at of risksync's last write, only to
+	// skip re-reading the children of an epic only we touched; lost, they
+	// are read once more.
+	own map[string]time.Time
+	// pmCache caches the postmortems of each listing slot, answered again on
+	// a 304; it is lost together with etags, so a restart lists anew.
+	pmCache map[string][]registry.Postmortem
+	// pending caches epics of other repositories whose child moved, until
+	// that repository's PullBack re-reads them; lost, a restarted client
+	// re-reads every epic's children on first sight anyway.
+	pending map[string]bool
 }
 
 // New builds a Client. It sends no request.
@@ -159,7 +176,7 @@ func New(opts Options) (*Client, error) {
 		epicType: opts.Config.EpicIssueType, pmLabel: opts.Config.Postmortem.Label,
 		orgTypes: map[string][]string{}, repoLabels: map[string]map[string]bool{}, repos: map[string]*repoState{},
 		etags: map[string]etagEntry{}, own: map[string]time.Time{}, pmCache: map[string][]registry.Postmortem{},
-		pending: map[string]bool{}, ownState: map[string]string{}}
+		pending: map[string]bool{}}
 	if c.pmLabel == "" {
 		c.pmLabel = "postmortem"
 	}

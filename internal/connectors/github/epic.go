@@ -15,71 +15,54 @@ import (
 	gh "github.com/google/go-github/v93/github"
 
 	"github.com/risksync/risksync/internal/registry"
-	"github.com/risksync/risksync/internal/scoring"
 )
 
-// Epic is the desired state of one risk's epic.
-type Epic struct {
-	Repo        string         // "owner/name" the epic lives in
-	Risk        *registry.Risk // key, title, description, ratings, owner, status, last review, score
-	Band        *scoring.Band  // nil when unscored: label risk:unscored, no priority label
-	Explanation string         // scoring explanation line rendered in the body
-}
+var _ registry.Tracker = (*Client)(nil)
 
-// Result of EnsureEpic.
-type Result struct {
-	// Link has the epic's key, URL and state; ChildrenTotal/Done and
-	// LastActivityAt are those of the last PullBack (zero before one).
-	Link   registry.Link
-	Writes []Write // sent, or planned when dryRun
-	// Drift lists registry-owned fields (title, body, labels, type) that a
-	// person changed in GitHub since risksync's last write, and that this
-	// call overwrote (or would overwrite): the engine comments once about it.
-	Drift []string
-}
-
-// Write is one tracker write, for the dry-run plan and history.
-type Write struct {
-	Kind   string               // create | update | comment | close | reopen | label
-	Target string               // "owner/repo" or "owner/repo#12"
-	Fields map[string][2]string // field: old, new
-}
-
-// Write kinds.
-const (
-	WriteCreate  = "create"
-	WriteUpdate  = "update"
-	WriteComment = "comment"
-	WriteClose   = "close"
-	WriteReopen  = "reopen"
-	WriteLabel   = "label"
-)
-
-// repoState is the in-memory index of one repository's epics and the
-// cursors of its incremental listings.
+// repoState is one repository's epic index and listing cursors. All of it
+// caches what GitHub lists: a restarted client lists everything once and
+// rebuilds it, so losing it costs requests, never a decision.
 type repoState struct {
-	mu          sync.Mutex
-	name        string
-	listedOnce  bool
-	listedAt    time.Time
-	cursor      time.Time // newest updated_at in the epic listing
-	childCursor time.Time // newest updated_at in the all-issues listing
-	epics       map[string]*epicEntry
-	byNumber    map[int]*epicEntry
-	children    map[int]int // child issue number (this repo) → epic number
-	childSeen   map[int]time.Time
+	mu   sync.Mutex
+	name string
+	// listedOnce, listedAt and stale say when the epic listing was last
+	// read; StartPass sets stale so each pass lists once (a 304 when
+	// nothing moved). Lost, the next call lists again.
+	listedOnce bool
+	listedAt   time.Time
+	stale      bool
+	// cursor caches the newest updated_at of the epic listing (its since=);
+	// zero lists every epic again.
+	cursor time.Time
+	// childCursor caches the newest updated_at of the all-issues listing;
+	// lost, the next first listing sets it anew and sub-issues are re-read.
+	childCursor time.Time
+	// byNumber caches every issue carrying a risk marker, by number; a full
+	// listing rebuilds it.
+	byNumber map[int]*epicEntry
+	// byRisk holds the same entries per risk, oldest first: people make
+	// duplicates, and an epic a person closed stays beside its successor.
+	byRisk map[string][]*epicEntry
+	// children caches child number (this repository) → epic number, to flag
+	// an epic whose child left it; lost, the epic's sub-issues are re-read.
+	children map[int]int
+	// childSeen caches the updated_at of each child already accounted for,
+	// because since= is inclusive; lost, a child is counted once more as moved.
+	childSeen map[int]time.Time
 }
 
+// epicEntry is one indexed epic and what the last PullBack saw of it (a
+// cache: without it the epic is read as on first sight).
 type epicEntry struct {
 	riskKey string
 	issue   *gh.Issue
 	// What the last PullBack saw and computed.
 	pulled        time.Time
-	pulledState   string
-	flagged       bool // child work moved since
+	pulledState   string // state/state_reason/closed_at
+	flagged       bool   // child work moved since
 	children      []child
 	stateChangeAt time.Time
-	last          *EpicState
+	last          *registry.EpicState
 }
 
 type child struct {
@@ -94,59 +77,142 @@ func (c *Client) repo(name string) *repoState {
 	defer c.mu.Unlock()
 	rs := c.repos[name]
 	if rs == nil {
-		rs = &repoState{name: name, epics: map[string]*epicEntry{}, byNumber: map[int]*epicEntry{},
+		rs = &repoState{name: name, byNumber: map[int]*epicEntry{}, byRisk: map[string][]*epicEntry{},
 			children: map[int]int{}, childSeen: map[int]time.Time{}}
 		c.repos[name] = rs
 	}
 	return rs
 }
 
-// EnsureEpic finds the risk's epic (adopting one found by its marker) or
-// creates it, and brings title, body, labels and issue type to the desired
-// values. It never changes the epic's open/closed state (see CloseEpic,
-// ReopenEpic). With dryRun it returns the planned writes and sends none.
-func (c *Client) EnsureEpic(ctx context.Context, want Epic, dryRun bool) (Result, error) {
-	if want.Risk == nil || want.Risk.Key == "" {
-		return Result{}, registry.Errorf(registry.EINVALID, "github: ensure epic: no risk")
+// StartPass marks every repository's epic listing stale: the first
+// EnsureEpic, CloseEpic, ReopenEpic or PullBack of the pass lists again
+// (conditionally), later calls of the pass reuse that listing.
+func (c *Client) StartPass(ctx context.Context) error {
+	c.mu.Lock()
+	all := make([]*repoState, 0, len(c.repos))
+	for _, rs := range c.repos {
+		all = append(all, rs)
 	}
-	owner, _, err := splitRepo(want.Repo)
+	c.mu.Unlock()
+	for _, rs := range all {
+		rs.mu.Lock()
+		rs.stale = true
+		rs.mu.Unlock()
+	}
+	return ctx.Err()
+}
+
+// EnsureEpic finds the risk's epic or creates it, and brings title, body,
+// labels and issue type to the desired values. It never changes the epic's
+// open/closed state (see CloseEpic, ReopenEpic). With spec.Linked it uses
+// that epic and never creates one: an epic the listing does not show is
+// read by number, and only GitHub saying it is gone (404, 410) ends in
+// EpicResult.Gone. Without, it adopts the oldest epic carrying the risk's
+// marker that spec.Exclude does not name, or creates one when
+// spec.MayCreate (else registry.ErrCreateWithheld). With dryRun it returns
+// the planned writes and sends none.
+func (c *Client) EnsureEpic(ctx context.Context, spec registry.EpicSpec, dryRun bool) (registry.EpicResult, error) {
+	if spec.Risk == nil || spec.Risk.Key == "" {
+		return registry.EpicResult{}, registry.Errorf(registry.EINVALID, "github: ensure epic: no risk")
+	}
+	owner, _, err := splitRepo(spec.Target)
 	if err != nil {
-		return Result{}, err
+		return registry.EpicResult{}, err
 	}
-	op := fmt.Sprintf("ensure epic %s %s", want.Repo, want.Risk.Key)
-	rs := c.repo(want.Repo)
+	op := fmt.Sprintf("ensure epic %s %s", spec.Target, spec.Risk.Key)
+	band, err := c.bandNamed(spec.Band)
+	if err != nil {
+		return registry.EpicResult{}, fmt.Errorf("github: %s: %w", op, err)
+	}
+	rs := c.repo(spec.Target)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 
 	typ, err := c.issueTypeFor(ctx, owner)
 	if err != nil {
-		return Result{}, err
+		return registry.EpicResult{}, err
 	}
-	d := c.render(want, typ)
-	if _, err := c.refreshEpics(ctx, rs, false); err != nil {
-		return Result{}, c.fail(op, err)
+	d := c.render(spec, band, typ)
+	if err := c.refreshEpics(ctx, rs, false); err != nil {
+		return registry.EpicResult{}, c.fail(op, err)
 	}
-	if e := rs.epics[d.key]; e != nil {
+	if spec.Linked != nil {
+		return c.ensureLinked(ctx, rs, *spec.Linked, d, dryRun)
+	}
+	if e := rs.pick(d.key, spec.Exclude); e != nil {
 		return c.updateEpic(ctx, rs, e, d, nil, dryRun)
 	}
-	return c.createEpic(ctx, rs, d, dryRun)
+	if !spec.MayCreate {
+		return registry.EpicResult{}, fmt.Errorf("github: %s: %w", op, registry.ErrCreateWithheld)
+	}
+	return c.createEpic(ctx, rs, d, spec.Exclude, dryRun)
 }
 
-func (c *Client) createEpic(ctx context.Context, rs *repoState, d desired, dryRun bool) (Result, error) {
+// ensureLinked converges the epic the registry links. The index may not
+// show it (label removed, or not listed since a restart): then it is read
+// by number, and 404 or 410 means it is gone. The repository was just
+// listed, so a 404 here is the issue, not the token's access.
+func (c *Client) ensureLinked(ctx context.Context, rs *repoState, l registry.Link, d desired, dryRun bool) (registry.EpicResult, error) {
+	repo, n, err := parseIssueKey(l.Key)
+	if err != nil {
+		return registry.EpicResult{}, err
+	}
+	if repo != rs.name {
+		return registry.EpicResult{}, registry.Errorf(registry.EINVALID, "github: ensure epic %s %s: linked epic %s is not in %s", rs.name, d.key, l.Key, rs.name)
+	}
+	if e := rs.byNumber[n]; e != nil {
+		return c.updateEpic(ctx, rs, e, d, nil, dryRun)
+	}
+	owner, name, _ := splitRepo(repo)
+	is, _, err := c.gh.Issues.Get(ctx, owner, name, n)
+	if status := errStatus(err); status == http.StatusNotFound || status == http.StatusGone {
+		c.log.Warn("github: linked epic is gone", "risk", d.key, "epic", l.Key, "status", status)
+		return registry.EpicResult{Gone: l.Key}, nil
+	}
+	if err != nil {
+		return registry.EpicResult{}, c.fail(fmt.Sprintf("read linked epic %s of %s", l.Key, d.key), err)
+	}
+	// A transferred issue answers with its new home (GitHub redirects).
+	if r, m, ok := parseIssueURL(is.GetURL()); (ok && (r != repo || m != n)) || is.IsPullRequest() {
+		c.log.Warn("github: linked epic was moved away", "risk", d.key, "epic", l.Key, "now", is.GetHTMLURL())
+		return registry.EpicResult{Gone: l.Key}, nil
+	}
+	return c.updateEpic(ctx, rs, c.index(rs, d.key, is), d, nil, dryRun)
+}
+
+// pick returns the oldest indexed epic of risk that exclude does not name.
+func (rs *repoState) pick(risk string, exclude []string) *epicEntry {
+	for _, e := range rs.byRisk[risk] {
+		if !slices.Contains(exclude, registry.GitHubIssueKey(rs.name, e.issue.GetNumber())) {
+			return e
+		}
+	}
+	return nil
+}
+
+func errStatus(err error) int {
+	var er *gh.ErrorResponse
+	if errors.As(err, &er) {
+		return statusOf(er.Response)
+	}
+	return 0
+}
+
+func (c *Client) createEpic(ctx context.Context, rs *repoState, d desired, exclude []string, dryRun bool) (registry.EpicResult, error) {
 	owner, name, _ := splitRepo(rs.name)
 	op := fmt.Sprintf("create epic %s %s", rs.name, d.key)
 	writes, err := c.ensureLabels(ctx, rs.name, d.labels, dryRun)
 	if err != nil {
-		return Result{Writes: writes}, err
+		return registry.EpicResult{Writes: writes}, err
 	}
-	w := Write{Kind: WriteCreate, Target: rs.name, Fields: map[string][2]string{
+	w := registry.Write{Kind: registry.WriteCreate, Target: rs.name, Fields: map[string][2]string{
 		"title": {"", d.title}, "labels": {"", strings.Join(d.labels, ", ")}, "body": {"", "sha:" + d.hashes["body"]}}}
 	if d.typ != "" {
 		w.Fields["type"] = [2]string{"", d.typ}
 	}
 	if dryRun {
-		return Result{Link: registry.Link{Tracker: registry.TrackerGitHub, State: registry.LinkOpen, Current: true},
-			Writes: append(writes, w)}, nil
+		return registry.EpicResult{Link: registry.Link{Tracker: registry.TrackerGitHub, State: registry.LinkOpen, Current: true},
+			Writes: append(writes, w), Created: true}, nil
 	}
 	req := gh.CreateIssueRequest{Title: d.title, Body: &d.body, Labels: d.labels}
 	if d.typ != "" {
@@ -157,32 +223,35 @@ func (c *Client) createEpic(ctx context.Context, rs *repoState, d desired, dryRu
 		if err == nil {
 			key := registry.GitHubIssueKey(rs.name, is.GetNumber())
 			c.markOwn(key, is.GetUpdatedAt().Time)
-			c.index(rs, d.key, is)
+			e := c.index(rs, d.key, is)
 			c.log.Info("github: created epic", "risk", d.key, "issue", key)
 			w.Target = key
-			return Result{Link: c.linkOf(rs, rs.epics[d.key]), Writes: append(writes, w)}, nil
+			return registry.EpicResult{Link: c.linkOf(rs, e), Writes: append(writes, w), Created: true}, nil
 		}
 		if !unknownOutcome(err) || attempt == 3 {
-			return Result{Writes: writes}, c.fail(op, err)
+			return registry.EpicResult{Writes: writes}, c.fail(op, err)
 		}
 		// The create may have happened: look again before creating.
 		c.log.Warn("github: create outcome unknown; looking for the epic before retrying", "risk", d.key, "error", err)
-		if _, lerr := c.refreshEpics(ctx, rs, true); lerr != nil {
-			return Result{Writes: writes}, c.fail(op, errors.Join(err, lerr))
+		if lerr := c.refreshEpics(ctx, rs, true); lerr != nil {
+			return registry.EpicResult{Writes: writes}, c.fail(op, errors.Join(err, lerr))
 		}
-		if e := rs.epics[d.key]; e != nil {
+		if e := rs.pick(d.key, exclude); e != nil {
 			// Ours if it is exactly what we sent.
 			a := c.observe(e.issue.GetTitle(), e.issue.GetBody(), labelNames(e.issue), typeName(e.issue))
-			if a.hashes["body"] == d.hashes["body"] && a.hashes["title"] == d.hashes["title"] {
+			ours := a.hashes["body"] == d.hashes["body"] && a.hashes["title"] == d.hashes["title"]
+			if ours {
 				c.markOwn(registry.GitHubIssueKey(rs.name, e.issue.GetNumber()), e.issue.GetUpdatedAt().Time)
 			}
 			w.Target = registry.GitHubIssueKey(rs.name, e.issue.GetNumber())
-			return c.updateEpic(ctx, rs, e, d, append(writes, w), false)
+			res, err := c.updateEpic(ctx, rs, e, d, append(writes, w), false)
+			res.Created = ours
+			return res, err
 		}
 	}
 }
 
-func (c *Client) updateEpic(ctx context.Context, rs *repoState, e *epicEntry, d desired, writes []Write, dryRun bool) (Result, error) {
+func (c *Client) updateEpic(ctx context.Context, rs *repoState, e *epicEntry, d desired, writes []registry.Write, dryRun bool) (registry.EpicResult, error) {
 	owner, name, _ := splitRepo(rs.name)
 	is := e.issue
 	key := registry.GitHubIssueKey(rs.name, is.GetNumber())
@@ -224,7 +293,7 @@ func (c *Client) updateEpic(ctx context.Context, rs *repoState, e *epicEntry, d 
 		fields["type"] = [2]string{typeName(is), d.typ}
 	}
 	if len(fields) == 0 {
-		return Result{Link: c.linkOf(rs, e), Writes: writes}, nil
+		return registry.EpicResult{Link: c.linkOf(rs, e), Writes: writes}, nil
 	}
 	// The body carries the state line: rewrite it with any change.
 	req.Body = &d.body
@@ -235,59 +304,71 @@ func (c *Client) updateEpic(ctx context.Context, rs *repoState, e *epicEntry, d 
 		lw, err := c.ensureLabels(ctx, rs.name, d.labels, dryRun)
 		writes = append(writes, lw...)
 		if err != nil {
-			return Result{Writes: writes, Drift: drift}, err
+			return registry.EpicResult{Writes: writes, Drift: drift}, err
 		}
 	}
-	w := Write{Kind: WriteUpdate, Target: key, Fields: fields}
+	w := registry.Write{Kind: registry.WriteUpdate, Target: key, Fields: fields}
 	if dryRun {
-		return Result{Link: c.linkOf(rs, e), Writes: append(writes, w), Drift: drift}, nil
+		return registry.EpicResult{Link: c.linkOf(rs, e), Writes: append(writes, w), Drift: drift}, nil
 	}
 	updated, _, err := c.gh.Issues.Update(ctx, owner, name, is.GetNumber(), req)
 	if err != nil {
-		return Result{Writes: writes, Drift: drift}, c.fail(op, err)
+		return registry.EpicResult{Writes: writes, Drift: drift}, c.fail(op, err)
 	}
 	c.markOwn(key, updated.GetUpdatedAt().Time)
 	c.index(rs, d.key, updated)
 	if len(drift) > 0 {
 		c.log.Info("github: overwrote a manual edit", "issue", key, "risk", d.key, "fields", drift)
 	}
-	return Result{Link: c.linkOf(rs, e), Writes: append(writes, w), Drift: drift}, nil
+	return registry.EpicResult{Link: c.linkOf(rs, e), Writes: append(writes, w), Drift: drift}, nil
 }
 
-// index records an issue as the epic of risk key.
-func (c *Client) index(rs *repoState, key string, is *gh.Issue) {
-	if e := rs.epics[key]; e != nil && e.issue.GetNumber() != is.GetNumber() {
-		// Two issues claim one risk (made by hand, or before risksync
-		// looked): keep the older, report the other.
-		keep, other := e.issue, is
-		if is.GetNumber() < keep.GetNumber() {
-			keep, other = is, keep
-		}
-		c.log.Warn("github: two epics carry one risk; using the older", "risk", key,
-			"epic", registry.GitHubIssueKey(rs.name, keep.GetNumber()), "duplicate", registry.GitHubIssueKey(rs.name, other.GetNumber()))
-		if keep == e.issue {
-			return
-		}
-		delete(rs.byNumber, e.issue.GetNumber())
-		e.issue = is
-		rs.byNumber[is.GetNumber()] = e
-		return
-	}
-	e := rs.epics[key]
-	if e == nil {
+// index records an issue as an epic of risk key and returns its entry. An
+// entry keeps its number; it moves when its marker names another risk.
+func (c *Client) index(rs *repoState, key string, is *gh.Issue) *epicEntry {
+	n := is.GetNumber()
+	e := rs.byNumber[n]
+	switch {
+	case e == nil:
 		e = &epicEntry{riskKey: key}
-		rs.epics[key] = e
+		rs.byNumber[n] = e
+		rs.addRisk(e, n)
+		if others := len(rs.byRisk[key]) - 1; others > 0 {
+			c.log.Info("github: several epics carry one risk", "risk", key, "epic", registry.GitHubIssueKey(rs.name, n), "others", others)
+		}
+	case e.riskKey != key:
+		rs.byRisk[e.riskKey] = slices.DeleteFunc(rs.byRisk[e.riskKey], func(x *epicEntry) bool { return x == e })
+		e.riskKey = key
+		rs.addRisk(e, n)
 	}
 	e.issue = is
-	rs.byNumber[is.GetNumber()] = e
+	return e
+}
+
+// addRisk files e (issue n) under its risk, oldest (lowest number) first.
+func (rs *repoState) addRisk(e *epicEntry, n int) {
+	list := rs.byRisk[e.riskKey]
+	i, _ := slices.BinarySearchFunc(list, n, func(x *epicEntry, n int) int { return x.issue.GetNumber() - n })
+	rs.byRisk[e.riskKey] = slices.Insert(list, i, e)
+}
+
+// reindex refreshes an issue risksync just read or wrote, if it is an epic.
+func (c *Client) reindex(rs *repoState, is *gh.Issue) {
+	key := riskKeyOf(is.GetTitle(), is.GetBody())
+	if e := rs.byNumber[is.GetNumber()]; e != nil {
+		key = e.riskKey
+	}
+	if key != "" {
+		c.index(rs, key, is)
+	}
 }
 
 // refreshEpics lists the repository's issues labelled risk changed since
-// the cursor, conditionally. Unless force, a listing younger than
-// ListingMaxAge is reused. It reports whether it sent a request.
-func (c *Client) refreshEpics(ctx context.Context, rs *repoState, force bool) (bool, error) {
-	if !force && rs.listedOnce && c.now().Sub(rs.listedAt) < c.maxAge {
-		return false, nil
+// the cursor, conditionally. Unless force, the listing is reused within a
+// pass (until StartPass marks it stale), and for at most ListingMaxAge.
+func (c *Client) refreshEpics(ctx context.Context, rs *repoState, force bool) error {
+	if !force && rs.listedOnce && !rs.stale && c.now().Sub(rs.listedAt) < c.maxAge {
+		return nil
 	}
 	q := url.Values{"labels": {labelRisk}, "state": {"all"}, "sort": {"updated"}, "direction": {"desc"}}
 	if !rs.cursor.IsZero() {
@@ -295,13 +376,13 @@ func (c *Client) refreshEpics(ctx context.Context, rs *repoState, force bool) (b
 	}
 	issues, _, date, err := c.listIssues(ctx, rs.name, q, "epics "+rs.name)
 	if err != nil {
-		return true, fmt.Errorf("list epics %s: %w", rs.name, err)
+		return fmt.Errorf("list epics %s: %w", rs.name, err)
 	}
 	if !rs.listedOnce {
 		// Child work older than this was read with the sub-issues.
 		rs.childCursor = date.Add(-5 * time.Second)
 	}
-	rs.listedOnce, rs.listedAt = true, c.now()
+	rs.listedOnce, rs.listedAt, rs.stale = true, c.now(), false
 	for _, is := range issues {
 		if is.IsPullRequest() {
 			continue
@@ -313,7 +394,7 @@ func (c *Client) refreshEpics(ctx context.Context, rs *repoState, force bool) (b
 			c.index(rs, key, is)
 		}
 	}
-	return true, nil
+	return nil
 }
 
 // listIssues pages through GET /repos/{owner}/{repo}/issues. With
@@ -417,7 +498,7 @@ func (c *Client) issueTypeFor(ctx context.Context, owner string) (string, error)
 }
 
 // ensureLabels creates the missing labels of names, once per repository.
-func (c *Client) ensureLabels(ctx context.Context, repo string, names []string, dryRun bool) ([]Write, error) {
+func (c *Client) ensureLabels(ctx context.Context, repo string, names []string, dryRun bool) ([]registry.Write, error) {
 	owner, name, _ := splitRepo(repo)
 	c.mu.Lock()
 	have := c.repoLabels[repo]
@@ -442,7 +523,7 @@ func (c *Client) ensureLabels(ctx context.Context, repo string, names []string, 
 		c.repoLabels[repo] = have
 		c.mu.Unlock()
 	}
-	var writes []Write
+	var writes []registry.Write
 	for _, n := range names {
 		c.mu.Lock()
 		ok := have[strings.ToLower(n)]
@@ -451,7 +532,7 @@ func (c *Client) ensureLabels(ctx context.Context, repo string, names []string, 
 			continue
 		}
 		color := c.labelColor(n)
-		writes = append(writes, Write{Kind: WriteLabel, Target: repo, Fields: map[string][2]string{"name": {"", n}, "color": {"", color}}})
+		writes = append(writes, registry.Write{Kind: registry.WriteLabel, Target: repo, Fields: map[string][2]string{"name": {"", n}, "color": {"", color}}})
 		if dryRun {
 			continue
 		}
@@ -467,55 +548,77 @@ func (c *Client) ensureLabels(ctx context.Context, repo string, names []string, 
 	return writes, nil
 }
 
-// CloseEpic closes an epic with a comment first (so its updated_at is
-// risksync's). stateReason is not_planned (accepted, retired, moved) or
-// completed. An epic already closed is left as it is: no writes.
-func (c *Client) CloseEpic(ctx context.Context, key, stateReason, comment string, dryRun bool) ([]Write, error) {
-	if stateReason != "not_planned" && stateReason != "completed" {
-		return nil, registry.Errorf(registry.EINVALID, "github: close %s: state reason %q: use not_planned or completed", key, stateReason)
-	}
-	return c.setState(ctx, key, "closed", stateReason, comment, dryRun)
+// CloseEpic closes an epic as not planned, with a comment first (so its
+// updated_at is risksync's). An epic the pass's listing or GitHub shows
+// closed is left as it is: no writes.
+func (c *Client) CloseEpic(ctx context.Context, key, comment string, dryRun bool) ([]registry.Write, error) {
+	return c.setEpicState(ctx, key, "closed", "not_planned", comment, dryRun)
 }
 
 // ReopenEpic reopens a closed epic, commenting first. An open epic is left
 // as it is.
-func (c *Client) ReopenEpic(ctx context.Context, key, comment string, dryRun bool) ([]Write, error) {
-	return c.setState(ctx, key, "open", "", comment, dryRun)
+func (c *Client) ReopenEpic(ctx context.Context, key, comment string, dryRun bool) ([]registry.Write, error) {
+	return c.setEpicState(ctx, key, "open", "", comment, dryRun)
 }
 
-func (c *Client) setState(ctx context.Context, key, state, reason, comment string, dryRun bool) ([]Write, error) {
+// setEpicState answers from the pass's listing when it already shows state
+// (no request); else it reads the issue and acts on what GitHub shows. The
+// index takes the result, so PullBack reports the pass's own writes.
+func (c *Client) setEpicState(ctx context.Context, key, state, reason, comment string, dryRun bool) ([]registry.Write, error) {
 	repo, n, err := parseIssueKey(key)
 	if err != nil {
 		return nil, err
 	}
-	owner, name, _ := splitRepo(repo)
-	verb := map[string]string{"closed": WriteClose, "open": WriteReopen}[state]
-	op := verb + " epic " + key
 	rs := c.repo(repo)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	is, _, err := c.gh.Issues.Get(ctx, owner, name, n)
-	if err != nil {
+	op := map[string]string{"closed": "close", "open": "reopen"}[state] + " epic " + key
+	if err := c.refreshEpics(ctx, rs, false); err != nil {
 		return nil, c.fail(op, err)
 	}
-	if is.GetState() == state {
+	if e := rs.byNumber[n]; e != nil && e.issue.GetState() == state {
 		return nil, nil
 	}
-	var writes []Write
-	if comment != "" {
-		writes = append(writes, Write{Kind: WriteComment, Target: key, Fields: map[string][2]string{"body": {"", comment}}})
+	writes, latest, err := c.setIssueState(ctx, op, repo, n, state, reason, comment, dryRun)
+	if latest != nil {
+		c.reindex(rs, latest)
 	}
-	w := Write{Kind: verb, Target: key, Fields: map[string][2]string{"state": {is.GetState(), state}}}
+	return writes, err
+}
+
+// setIssueState reads issue n of repo and, unless it is in state already,
+// comments (when comment is not empty) and sets state and reason. It
+// returns the writes done (or planned, with dryRun) and the issue as GitHub
+// last showed it. Callers hold the repository's lock.
+func (c *Client) setIssueState(ctx context.Context, op, repo string, n int, state, reason, comment string, dryRun bool) ([]registry.Write, *gh.Issue, error) {
+	owner, name, _ := splitRepo(repo)
+	key := registry.GitHubIssueKey(repo, n)
+	is, _, err := c.gh.Issues.Get(ctx, owner, name, n)
+	if err != nil {
+		return nil, nil, c.fail(op, err)
+	}
+	if is.GetState() == state {
+		return nil, is, nil
+	}
+	var writes []registry.Write
+	if comment != "" {
+		writes = append(writes, registry.Write{Kind: registry.WriteComment, Target: key, Fields: map[string][2]string{"body": {"", comment}}})
+	}
+	kind := registry.WriteReopen
+	if state == "closed" {
+		kind = registry.WriteClose
+	}
+	w := registry.Write{Kind: kind, Target: key, Fields: map[string][2]string{"state": {is.GetState(), state}}}
 	if reason != "" {
 		w.Fields["state_reason"] = [2]string{is.GetStateReason(), reason}
 	}
 	writes = append(writes, w)
 	if dryRun {
-		return writes, nil
+		return writes, is, nil
 	}
 	if comment != "" {
 		if err := c.comment(ctx, repo, n, comment); err != nil {
-			return nil, c.fail(op, err)
+			return nil, is, c.fail(op, err)
 		}
 	}
 	req := gh.UpdateIssueRequest{State: &state}
@@ -524,16 +627,10 @@ func (c *Client) setState(ctx context.Context, key, state, reason, comment strin
 	}
 	updated, _, err := c.gh.Issues.Update(ctx, owner, name, n, req)
 	if err != nil {
-		return writes[:len(writes)-1], c.fail(op, err)
+		return writes[:len(writes)-1], is, c.fail(op, err)
 	}
 	c.markOwn(key, updated.GetUpdatedAt().Time)
-	c.mu.Lock()
-	c.ownState[key] = updated.GetState() + "/" + updated.GetStateReason()
-	c.mu.Unlock()
-	if rk := riskKeyOf(updated.GetTitle(), updated.GetBody()); rk != "" {
-		c.index(rs, rk, updated)
-	}
-	return writes, nil
+	return writes, updated, nil
 }
 
 // Comment posts a comment on an issue (a postmortem or an epic).

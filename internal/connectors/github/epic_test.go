@@ -58,14 +58,14 @@ func TestEnsureEpicCreatesRenderedEpic(t *testing.T) {
 		t.Errorf("label creations = %d, want 3", n)
 	}
 	// Writes on first mirroring: 3 one-off labels + 1 create.
-	if len(res.Writes) != 4 || res.Writes[3].Kind != WriteCreate || res.Writes[3].Target != "acme/rel#1" {
+	if len(res.Writes) != 4 || res.Writes[3].Kind != registry.WriteCreate || res.Writes[3].Target != "acme/rel#1" {
 		t.Errorf("writes = %+v", res.Writes)
 	}
 
 	// A second risk reuses the labels: one write.
 	e.clock.Advance(time.Minute)
 	res2 := e.ensure(epicFor(4, "Cache stampede", 4, 5, 3, "storage-sre"))
-	if len(res2.Writes) != 1 || res2.Writes[0].Kind != WriteCreate {
+	if len(res2.Writes) != 1 || res2.Writes[0].Kind != registry.WriteCreate {
 		t.Errorf("second risk writes = %+v", res2.Writes)
 	}
 }
@@ -118,7 +118,7 @@ func TestLostCreateResponseIsAdoptedNotDuplicated(t *testing.T) {
 			t.Errorf("adopted link = %+v", res.Link)
 		}
 		// Adopting an epic that is exactly what we sent costs nothing more.
-		if k := res.Writes[len(res.Writes)-1].Kind; k != WriteCreate || len(res.Writes) != 1 {
+		if k := res.Writes[len(res.Writes)-1].Kind; k != registry.WriteCreate || len(res.Writes) != 1 {
 			t.Errorf("writes = %+v", res.Writes)
 		}
 	}
@@ -228,7 +228,7 @@ func TestRepositoryWithoutIssueTypes(t *testing.T) {
 	e := newEnv(t)
 	e.srv.AddRepo("solo/rel")
 	want := epicFor(1, "Laptop is the server", 3, 1, 4, "")
-	want.Repo = "solo/rel"
+	want.Target = "solo/rel"
 	if _, err := e.c.EnsureEpic(context.Background(), want, false); err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestDryRunSendsNoWrite(t *testing.T) {
 	}
 	var kinds []string
 	for _, w := range res.Writes {
-		kinds = append(kinds, w.Kind)
+		kinds = append(kinds, string(w.Kind))
 	}
 	if strings.Join(kinds, ",") != "label,label,label,create" {
 		t.Fatalf("plan = %+v", res.Writes)
@@ -268,7 +268,7 @@ func TestDryRunSendsNoWrite(t *testing.T) {
 	if err != nil || len(res.Writes) != 1 || res.Writes[0].Fields["title"][1] != "[RISK-1] Wet" || e.srv.Writes() != before {
 		t.Fatalf("update plan = %+v, %v", res.Writes, err)
 	}
-	ws, err := e.c.CloseEpic(context.Background(), "acme/rel#1", "not_planned", "accepted", true)
+	ws, err := e.c.CloseEpic(context.Background(), "acme/rel#1", "accepted", true)
 	if err != nil || len(ws) != 2 || e.srv.Writes() != before {
 		t.Fatalf("close plan = %+v, %v", ws, err)
 	}
@@ -295,19 +295,19 @@ func TestCloseAndReopenEpic(t *testing.T) {
 	e := newEnv(t)
 	e.ensure(epicFor(1, "Accepted risk", 1, 2, 1, "storage-sre"))
 	ctx := context.Background()
-	ws, err := e.c.CloseEpic(ctx, "acme/rel#1", "not_planned", "Accepted in the registry.", false)
-	if err != nil || len(ws) != 2 || ws[0].Kind != WriteComment || ws[1].Kind != WriteClose {
+	ws, err := e.c.CloseEpic(ctx, "acme/rel#1", "Accepted in the registry.", false)
+	if err != nil || len(ws) != 2 || ws[0].Kind != registry.WriteComment || ws[1].Kind != registry.WriteClose {
 		t.Fatalf("close = %+v, %v", ws, err)
 	}
 	is, _ := e.srv.Issue(repoName, 1)
 	if is.State != "closed" || is.StateReason != "not_planned" || len(is.Comments) != 1 || is.Comments[0].Body != "Accepted in the registry." {
 		t.Fatalf("issue = %+v", is)
 	}
-	if ws, err := e.c.CloseEpic(ctx, "acme/rel#1", "not_planned", "again", false); err != nil || len(ws) != 0 {
+	if ws, err := e.c.CloseEpic(ctx, "acme/rel#1", "again", false); err != nil || len(ws) != 0 {
 		t.Fatalf("second close = %+v, %v", ws, err)
 	}
-	if _, err := e.c.CloseEpic(ctx, "acme/rel#1", "wontfix", "", false); registry.ErrorCode(err) != registry.EINVALID {
-		t.Fatalf("bad reason: %v", err)
+	if _, err := e.c.CloseEpic(ctx, "acme/rel", "", false); registry.ErrorCode(err) != registry.EINVALID {
+		t.Fatalf("bad key: %v", err)
 	}
 	ws, err = e.c.ReopenEpic(ctx, "acme/rel#1", "Re-opened: risk active again.", false)
 	if err != nil || len(ws) != 2 {
@@ -393,12 +393,12 @@ func TestConcurrentCallsKeepOneWriteInFlight(t *testing.T) {
 			defer wg.Done()
 			w := epicFor(i, "concurrent", i%5+1, 2, 3, "storage-sre")
 			if i%2 == 0 {
-				w.Repo = "acme/other"
+				w.Target = "acme/other"
 			}
 			if _, err := e.c.EnsureEpic(context.Background(), w, false); err != nil {
 				t.Error(err)
 			}
-			if _, err := e.c.PullBack(context.Background(), w.Repo); err != nil {
+			if _, err := e.c.PullBack(context.Background(), w.Target); err != nil {
 				t.Error(err)
 			}
 		}()

@@ -204,30 +204,11 @@ func (c *Client) CloseIssue(ctx context.Context, key, comment string) error {
 	if err != nil {
 		return err
 	}
-	owner, name, _ := splitRepo(repo)
-	op := "close issue " + key
 	rs := c.repo(repo)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
-	is, _, err := c.gh.Issues.Get(ctx, owner, name, n)
-	if err != nil {
-		return c.fail(op, err)
-	}
-	if is.GetState() == "closed" {
-		return nil
-	}
-	if comment != "" {
-		if err := c.comment(ctx, repo, n, comment); err != nil {
-			return c.fail(op, err)
-		}
-	}
-	state, reason := "closed", "completed"
-	updated, _, err := c.gh.Issues.Update(ctx, owner, name, n, gh.UpdateIssueRequest{State: &state, StateReason: &reason})
-	if err != nil {
-		return c.fail(op, err)
-	}
-	c.markOwn(key, updated.GetUpdatedAt().Time)
-	return nil
+	_, _, err = c.setIssueState(ctx, "close issue "+key, repo, n, "closed", "completed", comment, false)
+	return err
 }
 
 // ListOpenIssues returns repo's open issues (not pull requests) carrying

@@ -164,8 +164,9 @@ func newEnv(tb testing.TB, tweak ...func(*Options)) *env {
 
 func ip(v int) *int { return &v }
 
-// epic builds the desired epic of RISK-n with the given ratings.
-func epicFor(n int, title string, impact, scope, likelihood int, owner string) Epic {
+// epicFor builds the desired epic of RISK-n with the given ratings, free to
+// be created (no linked epic).
+func epicFor(n int, title string, impact, scope, likelihood int, owner string) registry.EpicSpec {
 	r := &registry.Risk{Key: registry.FormatKey(int64(n)), Title: title, Description: "When the primary fails over, writes stall.",
 		Owner: owner, Status: registry.StatusActive}
 	if impact > 0 {
@@ -177,10 +178,10 @@ func epicFor(n int, title string, impact, scope, likelihood int, owner string) E
 	if res.Band != nil {
 		r.Band = res.Band.Name
 	}
-	return Epic{Repo: repoName, Risk: r, Band: res.Band, Explanation: res.Explain(registry.TrackerGitHub)}
+	return registry.EpicSpec{Target: repoName, Risk: r, Band: r.Band, Explanation: res.Explain(registry.TrackerGitHub), MayCreate: true}
 }
 
-func (e *env) ensure(want Epic) Result {
+func (e *env) ensure(want registry.EpicSpec) registry.EpicResult {
 	e.t.Helper()
 	res, err := e.c.EnsureEpic(context.Background(), want, false)
 	if err != nil {
@@ -189,8 +190,12 @@ func (e *env) ensure(want Epic) Result {
 	return res
 }
 
-func (e *env) pull() []EpicState {
+// pull is the pull-back of a new pass.
+func (e *env) pull() []registry.EpicState {
 	e.t.Helper()
+	if err := e.c.StartPass(context.Background()); err != nil {
+		e.t.Fatalf("StartPass: %v", err)
+	}
 	st, err := e.c.PullBack(context.Background(), repoName)
 	if err != nil {
 		e.t.Fatalf("PullBack: %v", err)

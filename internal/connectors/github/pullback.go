@@ -14,28 +14,24 @@ import (
 	"github.com/risksync/risksync/internal/registry"
 )
 
-// EpicState is the work state of one epic as GitHub shows it.
-type EpicState struct {
-	RiskKey string
-	// Link: state open | in_progress (a sub-issue is closed, or open and
-	// assigned) | done (closed as completed) | not_planned (closed as not
-	// planned or duplicate); children total/done from the sub-issues API;
-	// LastActivityAt the newest child create/update/close/reopen or epic
-	// state change by anyone but risksync, else the epic's creation.
-	Link registry.Link
-	// ClosedBy is who closed the epic, when it is closed and that is known.
-	ClosedBy string
-	// ByRisksync is true when risksync itself made the epic's state.
-	ByRisksync bool
-}
-
 // PullBack reads the work state of a repository's epics and returns the
-// state of each epic that changed since the last call (all of them on the
-// first). Per call it sends one conditional listing of the repository's
-// risk epics and one of its issues changed since the last pass (child
-// work), both 304 when nothing moved; then, only for what moved, the
-// sub-issues and events of those epics.
-func (c *Client) PullBack(ctx context.Context, repo string) ([]EpicState, error) {
+// state of each epic carrying a risk marker that changed since the last call
+// (all of them on the first), several epics of one risk each under its own
+// key. Link: state open | in_progress (a sub-issue is closed, or open and
+// assigned) | done (closed as completed) | not_planned (closed as not
+// planned or duplicate); children total/done from the sub-issues API;
+// LastActivityAt the newest child create/update/close/reopen or epic state
+// change by anyone but risksync, else the epic's creation.
+// ClosedByRisksync comes from the issue's events: whenever the state moved
+// (or on first sight of a closed or reopened epic) they are read, and it is
+// true when the newest "closed" event's actor is the token's user.
+//
+// Per call it sends the pass's conditional listing of the repository's risk
+// epics (unless this pass listed already; the pass's own writes are in the
+// index) and one of its issues changed since the last pass (child work),
+// both 304 when nothing moved; then, only for what moved, the sub-issues
+// and events of those epics.
+func (c *Client) PullBack(ctx context.Context, repo string) ([]registry.EpicState, error) {
 	owner, name, err := splitRepo(repo)
 	if err != nil {
 		return nil, err
@@ -45,7 +41,7 @@ func (c *Client) PullBack(ctx context.Context, repo string) ([]EpicState, error)
 	rs.mu.Lock()
 	defer rs.mu.Unlock()
 	first := !rs.listedOnce
-	if _, err := c.refreshEpics(ctx, rs, true); err != nil {
+	if err := c.refreshEpics(ctx, rs, false); err != nil {
 		return nil, c.fail(op, err)
 	}
 	if !first {
@@ -67,13 +63,14 @@ func (c *Client) PullBack(ctx context.Context, repo string) ([]EpicState, error)
 		e     *epicEntry
 		at    time.Time
 		state string
-		st    EpicState
+		st    registry.EpicState
 	}
 	var done []seen
-	var out []EpicState
-	for _, e := range rs.epics {
+	var out []registry.EpicState
+	for _, e := range rs.byNumber {
 		is := e.issue
-		stateNow := is.GetState() + "/" + is.GetStateReason()
+		// closed_at tells a close-reopen-close between two looks.
+		stateNow := is.GetState() + "/" + is.GetStateReason() + "/" + is.GetClosedAt().UTC().Format(time.RFC3339)
 		// updated_at has one-second precision: a change in the same second as
 		// the last look keeps it, so the state and child summary are compared too.
 		if e.last != nil && !e.flagged && e.pulled.Equal(is.GetUpdatedAt().Time) && stateNow == e.pulledState && !summaryDiffers(is, e.last) {
@@ -82,9 +79,6 @@ func (c *Client) PullBack(ctx context.Context, repo string) ([]EpicState, error)
 		key := registry.GitHubIssueKey(repo, is.GetNumber())
 		own := c.isOwn(key, is.GetUpdatedAt().Time)
 		stateChanged := e.last != nil && stateNow != e.pulledState
-		// Only CloseEpic/ReopenEpic make a state ours; an edit of ours after
-		// a person's close must not hide that close.
-		ownState := stateChanged && c.ownStateOf(key) == stateNow
 		summaryMoved := false
 		if s := is.SubIssuesSummary; s != nil && e.last != nil {
 			summaryMoved = s.GetTotal() != e.last.Link.ChildrenTotal || s.GetCompleted() != e.last.Link.ChildrenDone
@@ -98,32 +92,25 @@ func (c *Client) PullBack(ctx context.Context, repo string) ([]EpicState, error)
 				return nil, c.fail(op, err)
 			}
 		}
-		st := EpicState{RiskKey: e.riskKey}
-		if is.GetState() == "closed" {
-			st.ClosedBy = is.GetClosedBy().GetLogin()
-		}
-		// State changes: the events tell who and when, excluding ours.
-		needEvents := (stateChanged && !ownState) || (e.last == nil && (is.GetState() == "closed" || is.GetStateReason() == "reopened"))
-		if needEvents {
-			at, by, err := c.stateChanges(ctx, owner, name, is.GetNumber())
+		closed := is.GetState() == "closed"
+		st := registry.EpicState{RiskKey: e.riskKey}
+		// Who closed it is GitHub's record, read whenever the state moved.
+		if stateChanged || (e.last == nil && (closed || is.GetStateReason() == "reopened")) {
+			at, closer, err := c.stateChanges(ctx, owner, name, is.GetNumber())
 			if err != nil {
 				return nil, c.fail(op, err)
 			}
 			if at.After(e.stateChangeAt) {
 				e.stateChangeAt = at
 			}
-			if is.GetState() == "closed" && by != "" {
-				st.ClosedBy = by
+			login, err := c.self(ctx)
+			if err != nil {
+				return nil, c.fail(op, err)
 			}
-		}
-		login, _ := c.cachedLogin()
-		st.ByRisksync = ownState || (login != "" && st.ClosedBy == login)
-		if !stateChanged && e.last != nil {
-			// Lists omit closed_by: keep what the events told last time.
-			st.ByRisksync = e.last.ByRisksync
-			if st.ClosedBy == "" {
-				st.ClosedBy = e.last.ClosedBy
-			}
+			st.ClosedByRisksync = closed && closer == login
+		} else if e.last != nil {
+			// The state has not moved since the events were read.
+			st.ClosedByRisksync = closed && e.last.ClosedByRisksync
 		}
 		st.Link = registry.Link{Tracker: registry.TrackerGitHub, Key: key, URL: is.GetHTMLURL(),
 			State: stateOfIssue(is, e.children), Current: true, CreatedAt: is.GetCreatedAt().Time}
@@ -153,23 +140,11 @@ func (c *Client) PullBack(ctx context.Context, repo string) ([]EpicState, error)
 	for _, d := range done {
 		d.e.pulled, d.e.pulledState, d.e.flagged, d.e.last = d.at, d.state, false, &d.st
 	}
-	slices.SortFunc(out, func(a, b EpicState) int { return strings.Compare(a.Link.Key, b.Link.Key) })
+	slices.SortFunc(out, func(a, b registry.EpicState) int { return strings.Compare(a.Link.Key, b.Link.Key) })
 	return out, nil
 }
 
-func (c *Client) ownStateOf(key string) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.ownState[key]
-}
-
-func (c *Client) cachedLogin() (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.login, c.login != ""
-}
-
-func sameState(a, b EpicState) bool {
+func sameState(a, b registry.EpicState) bool {
 	la, lb := a.Link, b.Link
 	ta, tb := time.Time{}, time.Time{}
 	if la.LastActivityAt != nil {
@@ -179,7 +154,7 @@ func sameState(a, b EpicState) bool {
 		tb = *lb.LastActivityAt
 	}
 	return la.Key == lb.Key && la.State == lb.State && la.ChildrenTotal == lb.ChildrenTotal &&
-		la.ChildrenDone == lb.ChildrenDone && ta.Equal(tb) && a.ClosedBy == b.ClosedBy
+		la.ChildrenDone == lb.ChildrenDone && ta.Equal(tb) && a.ClosedByRisksync == b.ClosedByRisksync && a.RiskKey == b.RiskKey
 }
 
 // stateOfIssue maps GitHub's state to the link state.
@@ -301,13 +276,13 @@ func (c *Client) readChildren(ctx context.Context, rs *repoState, e *epicEntry, 
 }
 
 // stateChanges returns the newest close/reopen of an issue by anyone but
-// risksync, and who closed it last.
+// risksync, and the actor of its newest "closed" event.
 func (c *Client) stateChanges(ctx context.Context, owner, name string, n int) (time.Time, string, error) {
 	login, err := c.self(ctx)
 	if err != nil {
 		return time.Time{}, "", err
 	}
-	var newest time.Time
+	var newest, closedAt time.Time
 	closer := ""
 	opt := &gh.ListOptions{PerPage: 100}
 	for {
@@ -319,14 +294,12 @@ func (c *Client) stateChanges(ctx context.Context, owner, name string, n int) (t
 			if ev.GetEvent() != "closed" && ev.GetEvent() != "reopened" {
 				continue
 			}
-			actor := ev.GetActor().GetLogin()
-			if ev.GetEvent() == "closed" {
-				closer = actor
+			actor, t := ev.GetActor().GetLogin(), ev.GetCreatedAt().Time
+			// Events come oldest first; a later one in the same second wins.
+			if ev.GetEvent() == "closed" && !t.Before(closedAt) {
+				closer, closedAt = actor, t
 			}
-			if actor == login {
-				continue
-			}
-			if t := ev.GetCreatedAt().Time; t.After(newest) {
+			if actor != login && t.After(newest) {
 				newest = t
 			}
 		}
@@ -381,7 +354,7 @@ func (c *Client) Postmortems(ctx context.Context, since time.Time) ([]registry.P
 
 // summaryDiffers reports whether the listing's sub-issue counts differ from
 // what the last pull-back reported.
-func summaryDiffers(is *gh.Issue, last *EpicState) bool {
+func summaryDiffers(is *gh.Issue, last *registry.EpicState) bool {
 	s := is.SubIssuesSummary
 	return s != nil && (s.GetTotal() != last.Link.ChildrenTotal || s.GetCompleted() != last.Link.ChildrenDone)
 }

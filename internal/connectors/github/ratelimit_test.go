@@ -215,7 +215,7 @@ func TestTokenNeverInLogsOrErrors(t *testing.T) {
 		if _, err := e.c.PullBack(ctx, repoName); err != nil {
 			errs = append(errs, err.Error())
 		}
-		if _, err := e.c.CloseEpic(ctx, "acme/rel#1", "not_planned", "c", false); err != nil {
+		if _, err := e.c.CloseEpic(ctx, "acme/rel#1", "c", false); err != nil {
 			errs = append(errs, err.Error())
 		}
 		_ = e

@@ -51,10 +51,24 @@ type desired struct {
 	hashes map[string]string
 }
 
-func (c *Client) render(want Epic, typ string) desired {
-	r := want.Risk
+// bandNamed returns the configured band called name; nil for "" (unscored).
+func (c *Client) bandNamed(name string) (*scoring.Band, error) {
+	if name == "" {
+		return nil, nil
+	}
+	for i := range c.bands {
+		if strings.EqualFold(c.bands[i].Name, name) {
+			return &c.bands[i], nil
+		}
+	}
+	return nil, registry.Errorf(registry.EINVALID, "band %q is not among the bands configured for GitHub", name)
+}
+
+// render builds the desired epic of spec; band is spec.Band's (nil: unscored).
+func (c *Client) render(spec registry.EpicSpec, band *scoring.Band, typ string) desired {
+	r := spec.Risk
 	d := desired{key: r.Key, title: clip(fmt.Sprintf("[%s] %s", r.Key, oneLine(r.Title)), maxTitleRunes), typ: typ}
-	d.labels = c.wantLabels(r, want.Band)
+	d.labels = c.wantLabels(r, band)
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s\n", marker(r.Key))
@@ -71,8 +85,8 @@ func (c *Client) render(want Epic, typ string) desired {
 	score := "unscored"
 	if r.Score != nil {
 		score = scoring.FormatScore(*r.Score)
-		if want.Band != nil {
-			score += " (" + want.Band.Name + ")"
+		if band != nil {
+			score += " (" + band.Name + ")"
 		}
 	}
 	row("Score", score)
@@ -91,8 +105,8 @@ func (c *Client) render(want Epic, typ string) desired {
 		reviewed = r.LastReviewedAt.UTC().Format("2006-01-02")
 	}
 	row("Last Reviewed", reviewed)
-	if want.Explanation != "" {
-		fmt.Fprintf(&b, "\n**Score:** %s\n", oneLine(want.Explanation))
+	if spec.Explanation != "" {
+		fmt.Fprintf(&b, "\n**Score:** %s\n", oneLine(spec.Explanation))
 	}
 	if desc := strings.TrimSpace(normalize(r.Description)); desc != "" {
 		if room := maxBodyRunes - utf8.RuneCountInString(b.String()) - 400; utf8.RuneCountInString(desc) > room {
