@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/risksync/risksync/internal/reconcile"
+	"github.com/risksync/risksync/internal/registry"
 )
 
 func (m *Main) syncCommand() *cobra.Command {
@@ -92,13 +93,14 @@ func (m *Main) syncOnce(ctx context.Context, logger *slog.Logger, dryRun, asJSON
 }
 
 func writeSyncResult(w io.Writer, res *reconcile.Result) error {
-	verb := map[string]string{"create": "created", "update": "updated", "close": "closed", "reopen": "reopened", "comment": "commented",
-		"label": "labelled", "property": "set property", "transition": "transitioned"}
+	verb := map[registry.WriteKind]string{registry.WriteCreate: "created", registry.WriteUpdate: "updated", registry.WriteClose: "closed",
+		registry.WriteReopen: "reopened", registry.WriteComment: "commented", registry.WriteLabel: "labelled",
+		registry.WriteProperty: "set property", registry.WriteTransition: "transitioned"}
 	prefix := ""
 	if res.DryRun {
 		prefix = "would "
 		for k := range verb {
-			verb[k] = k
+			verb[k] = string(k)
 		}
 	}
 	for _, a := range res.Intake {
