@@ -16,11 +16,14 @@ func BenchmarkPass1000(b *testing.B) {
 	ctx := e.ctx
 	before := len(e.srv.Requests())
 	writes0 := e.srv.Writes()
+	keys := make([]string, n+1) // the links the engine records
 	for i := 1; i <= n; i++ {
 		r := newRisk(int64(i), fmt.Sprintf("Failure mode %d", i), 1+i%5, 1+(i/5)%5, 1+(i/25)%5)
-		if _, err := e.c.EnsureEpic(ctx, epicOf(r, "PAY"), false); err != nil {
+		res, err := e.c.EnsureEpic(ctx, epicOf(r, "PAY"), false)
+		if err != nil {
 			b.Fatal(err)
 		}
+		keys[i] = res.Link.Key
 	}
 	if _, err := e.c.PullBack(ctx, "PAY"); err != nil {
 		b.Fatal(err)
@@ -39,11 +42,11 @@ func BenchmarkPass1000(b *testing.B) {
 		e.srv.ResetRequests()
 		for i := 1; i <= n; i++ {
 			r := newRisk(int64(i), fmt.Sprintf("Failure mode %d", i), 1+i%5, 1+(i/5)%5, 1+(i/25)%5)
-			res, err := e.c.EnsureEpic(ctx, epicOf(r, "PAY"), false)
+			res, err := e.c.EnsureEpic(ctx, linkedOf(r, "PAY", keys[i]), false)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if len(res.Writes) != 0 {
+			if len(res.Writes) != 0 || res.Link.Key != keys[i] {
 				b.Fatalf("unchanged risk %s wrote %+v", r.Key, res.Writes)
 			}
 		}

@@ -40,9 +40,6 @@ type Options struct {
 	// FullRefresh is how often a project's epics are listed in full instead
 	// of incrementally (deleted issues only disappear then). Default 6h.
 	FullRefresh time.Duration
-	// SearchSettle is how long an empty search is not trusted after a create
-	// whose outcome is unknown (JQL is eventually consistent). Default 2m.
-	SearchSettle time.Duration
 }
 
 // Client talks to one Jira site. Its methods are safe for concurrent use;
@@ -55,21 +52,26 @@ type Client struct {
 	sleep   func(ctx context.Context, d time.Duration) error
 	maxWait time.Duration
 	full    time.Duration
-	settle  time.Duration
 	jc      *gojira.Client
 	baseURL string
 
 	op sync.Mutex // serialises operations on the mirror below
 
+	// mu guards the fields below. Besides pass they are caches: losing one
+	// (a restart) costs requests, never a wrong decision; the facts that
+	// decide are the engine's, stored, and arrive in EpicSpec.
 	mu       sync.Mutex
-	cloud    *bool
-	epicLink *string // Data Center's Epic Link field id, "" if none
-	me       *account
-	pass     int
-	meta     map[string]*projectMeta // per pass
-	projects map[string]*projectState
-	created  map[string]createdIssue // risk key → issue we created (for reconcileIssues)
-	pending  map[string]time.Time    // risk key → time of a create with unknown outcome
+	cloud    *bool                    // serverInfo's deployment type; asked again when lost
+	epicLink *string                  // Data Center's Epic Link field id, "" if none; listed again when lost
+	me       *account                 // the authenticated account; read again from /myself when lost
+	pass     int                      // counts StartPass calls, to know when a mirror is from this pass
+	meta     map[string]*projectMeta  // createmeta per project, this pass only; read again when lost
+	projects map[string]*projectState // the epics mirror per project; a lost one is listed in full again
+	// created caches issues this client created in the last hour, sent as
+	// reconcileIssues so a lagging /search/jql shows them. Losing it is safe:
+	// the engine then passes the epic as EpicSpec.Linked (read by key) or,
+	// while its create intent is young, MayCreate=false (no create).
+	created map[string]createdIssue
 }
 
 type account struct {
@@ -119,10 +121,10 @@ func New(opts Options) (*Client, error) {
 	}
 	c := &Client{
 		cfg: opts.Config, bands: opts.Bands, log: opts.Logger, now: opts.Now, sleep: opts.Sleep,
-		maxWait: opts.MaxWait, full: opts.FullRefresh, settle: opts.SearchSettle,
+		maxWait: opts.MaxWait, full: opts.FullRefresh,
 		baseURL: base,
 		meta:    map[string]*projectMeta{}, projects: map[string]*projectState{},
-		created: map[string]createdIssue{}, pending: map[string]time.Time{},
+		created: map[string]createdIssue{},
 	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
@@ -138,9 +140,6 @@ func New(opts Options) (*Client, error) {
 	}
 	if c.full <= 0 {
 		c.full = 6 * time.Hour
-	}
-	if c.settle <= 0 {
-		c.settle = 2 * time.Minute
 	}
 	switch opts.Config.Deployment {
 	case config.JiraCloud:
@@ -204,15 +203,6 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 	case <-t.C:
 		return nil
 	}
-}
-
-// StartPass begins a sync pass: priorities and createmeta are read again and
-// each project's epics are searched again (incrementally) on first use.
-func (c *Client) StartPass() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.pass++
-	c.meta = map[string]*projectMeta{}
 }
 
 // authTransport adds credentials and reports each attempt to OnRequest.

@@ -17,37 +17,8 @@ import (
 	"github.com/risksync/risksync/internal/scoring"
 )
 
-// Epic is what a risk's epic should look like.
-type Epic struct {
-	Project     string         // Jira project key the epic lives in
-	Risk        *registry.Risk // key, title, description, ratings, owner, status
-	Band        *scoring.Band  // nil when unscored
-	Explanation string         // scoring.Result.Explain
-}
-
-// Result says where the epic is, what was (or, in a dry run, would be)
-// written, and which registry-owned fields a person changed since our last write.
-type Result struct {
-	Link   registry.Link
-	Writes []Write
-	Drift  []string
-}
-
-// Write is one tracker write, planned or made.
-type Write struct {
-	Kind   string // create | update | comment | transition | property
-	Target string // project key for a create, issue key otherwise
-	Fields map[string][2]string
-}
-
-// Write kinds.
-const (
-	WriteCreate     = "create"
-	WriteUpdate     = "update"
-	WriteComment    = "comment"
-	WriteTransition = "transition"
-	WriteProperty   = "property"
-)
+// The engine reaches the connector through registry.Tracker only.
+var _ registry.Tracker = (*Client)(nil)
 
 // PropertyKey is the issue property naming the risk an epic mirrors.
 const PropertyKey = "risksync"
@@ -60,20 +31,33 @@ type desiredEpic struct {
 	Unwanted    []string // labels risksync manages that must go
 }
 
-func (c *Client) desired(want Epic, meta *projectMeta) (desiredEpic, error) {
-	r := want.Risk
-	d := desiredEpic{Summary: summaryOf(r.Key, r.Title), Description: RenderDescription(want)}
+// band is the configured band named name; nil when name is "" (unscored).
+func (c *Client) band(name string) (*scoring.Band, error) {
+	if name == "" {
+		return nil, nil
+	}
+	for i := range c.bands {
+		if strings.EqualFold(c.bands[i].Name, name) {
+			return &c.bands[i], nil
+		}
+	}
+	return nil, fmt.Errorf("band %q is not one of the client's bands (Options.Bands)", name)
+}
+
+func (c *Client) desired(spec registry.EpicSpec, band *scoring.Band, meta *projectMeta) (desiredEpic, error) {
+	r := spec.Risk
+	d := desiredEpic{Summary: summaryOf(r.Key, r.Title), Description: RenderDescription(spec)}
 	managed := map[string]bool{"risk-unscored": true}
 	for _, b := range c.bands {
 		managed[bandLabel(b.Name)] = true
 	}
 	d.Labels = []string{"risk", "risksync-" + r.Key}
-	if want.Band != nil {
-		d.Labels = append(d.Labels, bandLabel(want.Band.Name))
-		p, ok := meta.priorityFor(want.Band.JiraPriority)
+	if band != nil {
+		d.Labels = append(d.Labels, bandLabel(band.Name))
+		p, ok := meta.priorityFor(band.JiraPriority)
 		if !ok {
-			return d, &registry.TrackerError{Tracker: registry.TrackerJira, Op: "map band " + want.Band.Name,
-				Err: fmt.Errorf("jira_priority %q is not a priority of project %s", want.Band.JiraPriority, want.Project),
+			return d, &registry.TrackerError{Tracker: registry.TrackerJira, Op: "map band " + band.Name,
+				Err: fmt.Errorf("jira_priority %q is not a priority of project %s", band.JiraPriority, spec.Target),
 				Fix: "set scoring.bands[].jira_priority to a priority the project offers"}
 		}
 		d.Priority = &p
@@ -90,62 +74,127 @@ func (c *Client) desired(want Epic, meta *projectMeta) (desiredEpic, error) {
 	return d, nil
 }
 
-// EnsureEpic finds the risk's epic (label risksync-RISK-<n>, else a
-// "[RISK-<n>]" summary confirmed by the risksync property) or creates it, then
-// converges summary, description, priority and labels. An unchanged risk
-// costs no write. With dryRun the writes are planned, not made.
-func (c *Client) EnsureEpic(ctx context.Context, want Epic, dryRun bool) (Result, error) {
-	if want.Risk == nil {
-		return Result{}, errors.New("jira: ensure epic: no risk")
+// EnsureEpic converges the risk's epic in project spec.Target: summary,
+// description, priority and labels. An unchanged risk costs no write. With
+// dryRun the writes are planned, not made.
+//
+// With spec.Linked it never creates: an epic the search does not show (yet)
+// is read by key, and only Jira's 404 ends in EpicResult.Gone. Without it,
+// an epic labelled risksync-RISK-<n> (else titled "[RISK-<n>] …" and
+// confirmed by the risksync property) not in spec.Exclude is adopted; when
+// there is none, it creates one if spec.MayCreate, else returns
+// registry.ErrCreateWithheld.
+func (c *Client) EnsureEpic(ctx context.Context, spec registry.EpicSpec, dryRun bool) (registry.EpicResult, error) {
+	if spec.Risk == nil {
+		return registry.EpicResult{}, errors.New("jira: ensure epic: no risk")
 	}
-	if _, err := registry.ParseKey(want.Risk.Key); err != nil {
-		return Result{}, fmt.Errorf("jira: ensure epic: %w", err)
+	if _, err := registry.ParseKey(spec.Risk.Key); err != nil {
+		return registry.EpicResult{}, fmt.Errorf("jira: ensure epic: %w", err)
 	}
-	if want.Project == "" {
-		return Result{}, fmt.Errorf("jira: ensure epic %s: no project", want.Risk.Key)
+	rk, project := spec.Risk.Key, spec.Target
+	if project == "" {
+		return registry.EpicResult{}, fmt.Errorf("jira: ensure epic %s: no project", rk)
+	}
+	band, err := c.band(spec.Band)
+	if err != nil {
+		return registry.EpicResult{}, fmt.Errorf("jira: ensure epic %s: %w", rk, err)
 	}
 	c.op.Lock()
 	defer c.op.Unlock()
-	rk, project := want.Risk.Key, want.Project
 	meta, err := c.projectMeta(ctx, project)
 	if err != nil {
-		return Result{}, err
+		return registry.EpicResult{}, err
 	}
-	d, err := c.desired(want, meta)
+	d, err := c.desired(spec, band, meta)
 	if err != nil {
-		return Result{}, err
+		return registry.EpicResult{}, err
 	}
 	st, err := c.refresh(ctx, project)
 	if err != nil {
-		return Result{}, err
+		return registry.EpicResult{}, err
 	}
-	e := st.epics[st.byRisk[rk]]
+	if spec.Linked != nil {
+		e, err := c.linked(ctx, st, rk, spec.Linked.Key)
+		if err != nil {
+			return registry.EpicResult{}, err
+		}
+		if e == nil {
+			c.log.Warn("jira: the linked epic is gone (404)", "risk", rk, "issue", spec.Linked.Key)
+			return registry.EpicResult{Gone: spec.Linked.Key}, nil
+		}
+		return c.updateEpic(ctx, st, e, d, true, dryRun)
+	}
+	e := st.adoptable(rk, spec.Exclude)
 	if e == nil {
-		if e, err = c.adoptBySummary(ctx, st, rk); err != nil {
-			return Result{}, err
+		if e, err = c.adoptBySummary(ctx, st, rk, spec.Exclude); err != nil {
+			return registry.EpicResult{}, err
 		}
 	}
 	if e == nil {
-		return c.createEpic(ctx, st, want, meta, d, dryRun)
+		return c.createEpic(ctx, st, spec, meta, d, dryRun)
 	}
-	c.mu.Lock()
-	delete(c.pending, rk) // found: whatever the lost answer was, the epic exists
-	c.mu.Unlock()
-	return c.updateEpic(ctx, st, e, d, dryRun)
+	return c.updateEpic(ctx, st, e, d, false, dryRun)
+}
+
+// linked returns the epic the registry links to the risk. /search/jql is
+// eventually consistent, so one the mirror lacks is read by key (strongly
+// consistent) and absorbed; nil means Jira answered 404: it is gone.
+func (c *Client) linked(ctx context.Context, st *projectState, rk, key string) (*epicSnap, error) {
+	if e := st.epics[key]; e != nil {
+		st.byRisk[rk] = key // the registry's link wins over a duplicate
+		return e, nil
+	}
+	issue, resp, err := c.jc.Issue.GetWithContext(ctx, key, &gojira.GetQueryOptions{Fields: strings.Join(searchFields, ","), Expand: "changelog"})
+	if err != nil {
+		err = c.finish("read linked epic "+key+" of "+rk, resp, err, nil)
+		if isNotFound(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	if resp != nil && resp.Body != nil {
+		resp.Body.Close()
+	}
+	return st.absorbAs(issue, rk), nil
+}
+
+func isNotFound(err error) bool {
+	var te *registry.TrackerError
+	return errors.As(err, &te) && te.Status == http.StatusNotFound
+}
+
+// adoptable is the risk's labelled epic, the oldest one not excluded.
+func (st *projectState) adoptable(rk string, exclude []string) *epicSnap {
+	key, ok := st.byRisk[rk]
+	if !ok {
+		return nil
+	}
+	if !containsFold(exclude, key) {
+		return st.epics[key]
+	}
+	var best *epicSnap
+	for k, e := range st.epics {
+		if e.RiskKey == rk && !containsFold(exclude, k) && (best == nil || idNum(k) < idNum(best.Key)) {
+			best = e
+		}
+	}
+	return best
 }
 
 // adoptBySummary checks issues titled "[RISK-n] …" that lost our label: the
 // risksync property decides whether they are ours.
-func (c *Client) adoptBySummary(ctx context.Context, st *projectState, rk string) (*epicSnap, error) {
+func (c *Client) adoptBySummary(ctx context.Context, st *projectState, rk string, exclude []string) (*epicSnap, error) {
 	for _, key := range st.bySummary[rk] {
+		if containsFold(exclude, key) {
+			continue
+		}
 		var prop struct {
 			Value struct {
 				Key string `json:"key"`
 			} `json:"value"`
 		}
 		err := c.doJSON(ctx, "read property of "+key, http.MethodGet, "rest/api/2/issue/"+url.PathEscape(key)+"/properties/"+PropertyKey, nil, &prop)
-		var te *registry.TrackerError
-		if errors.As(err, &te) && te.Status == http.StatusNotFound {
+		if isNotFound(err) {
 			continue
 		}
 		if err != nil {
@@ -158,44 +207,24 @@ func (c *Client) adoptBySummary(ctx context.Context, st *projectState, rk string
 		if gerr != nil {
 			return nil, c.finish("read "+key, resp, gerr, nil)
 		}
-		st.absorbEpic(issue, c)
-		e := st.epics[key]
-		if e == nil { // absorbEpic only keeps labelled issues
-			e = &epicSnap{ID: issue.ID, Key: key}
-			st.epics[key] = e
-			f := issue.Fields
-			e.Project, e.Summary, e.Description, e.Labels = f.Project.Key, f.Summary, f.Description, f.Labels
-			e.Created, e.Updated = timeOf(f.Created), timeOf(f.Updated)
-			if f.Priority != nil {
-				e.Priority = idName{ID: f.Priority.ID, Name: f.Priority.Name}
-			}
-			if f.Status != nil {
-				e.StatusName, e.StatusCat = f.Status.Name, f.Status.StatusCategory.Key
-			}
-			if issue.Changelog != nil {
-				e.History = issue.Changelog.Histories
-			}
+		if resp != nil && resp.Body != nil {
+			resp.Body.Close()
 		}
-		e.RiskKey, e.PropOK = rk, true
-		st.byRisk[rk] = key
+		e := st.absorbAs(issue, rk)
+		e.PropOK = true
 		return e, nil
 	}
 	return nil, nil
 }
 
-func (c *Client) createEpic(ctx context.Context, st *projectState, want Epic, meta *projectMeta, d desiredEpic, dryRun bool) (Result, error) {
-	rk, project := want.Risk.Key, want.Project
+func (c *Client) createEpic(ctx context.Context, st *projectState, spec registry.EpicSpec, meta *projectMeta, d desiredEpic, dryRun bool) (registry.EpicResult, error) {
+	rk, project := spec.Risk.Key, spec.Target
 	op := fmt.Sprintf("create epic %s %s", project, rk)
-	c.mu.Lock()
-	pendingAt, pending := c.pending[rk]
-	c.mu.Unlock()
-	if pending && c.now().Before(pendingAt.Add(c.settle)) {
-		// One empty search proves nothing after a create whose answer was lost.
-		return Result{}, &registry.TrackerError{Tracker: registry.TrackerJira, Op: op, Retryable: true, RetryAt: pendingAt.Add(c.settle),
-			Err: errors.New("an earlier create's outcome is unknown and search does not show it yet; not creating again before search settles")}
+	if !spec.MayCreate {
+		return registry.EpicResult{}, fmt.Errorf("jira: %s: %w", op, registry.ErrCreateWithheld)
 	}
 	if len(meta.Missing) > 0 {
-		return Result{}, &registry.TrackerError{Tracker: registry.TrackerJira, Op: op,
+		return registry.EpicResult{}, &registry.TrackerError{Tracker: registry.TrackerJira, Op: op,
 			Err: fmt.Errorf("project %s requires fields risksync cannot fill on %s issues: %s", project, meta.EpicTypeName, strings.Join(meta.Missing, ", ")),
 			Fix: "give those fields a default value in the project's field configuration, or make them optional"}
 	}
@@ -206,7 +235,7 @@ func (c *Client) createEpic(ctx context.Context, st *projectState, want Epic, me
 		"description": d.Description,
 		"labels":      d.Labels,
 	}
-	w := Write{Kind: WriteCreate, Target: project, Fields: map[string][2]string{
+	w := registry.Write{Kind: registry.WriteCreate, Risk: rk, Tracker: registry.TrackerJira, Target: project, Fields: map[string][2]string{
 		"summary": {"", d.Summary}, "description": {"", short(d.Description)}, "labels": {"", strings.Join(d.Labels, ",")},
 		PropertyKey: {"", `{"key":"` + rk + `"}`}}}
 	if d.Priority != nil {
@@ -214,7 +243,8 @@ func (c *Client) createEpic(ctx context.Context, st *projectState, want Epic, me
 		w.Fields["priority"] = [2]string{"", d.Priority.Name}
 	}
 	if dryRun {
-		return Result{Link: registry.Link{Tracker: registry.TrackerJira, State: registry.LinkOpen, Current: true}, Writes: []Write{w}}, nil
+		return registry.EpicResult{Link: registry.Link{Tracker: registry.TrackerJira, State: registry.LinkOpen, Current: true},
+			Writes: []registry.Write{w}, Created: true}, nil
 	}
 	body := map[string]any{
 		"fields":     fields,
@@ -228,18 +258,16 @@ func (c *Client) createEpic(ctx context.Context, st *projectState, want Epic, me
 	if err := c.doJSON(ctx, op, http.MethodPost, "rest/api/2/issue", body, &created); err != nil {
 		var te *registry.TrackerError
 		if errors.As(err, &te) && (te.Status == 0 || (te.Status >= 500 && te.Status != http.StatusServiceUnavailable)) {
-			c.mu.Lock()
-			c.pending[rk] = now
-			c.mu.Unlock()
-			c.log.Warn("jira: create outcome unknown; will look for the epic before creating again", "risk", rk, "project", project)
+			c.log.Warn("jira: create outcome unknown; the epic may exist", "risk", rk, "project", project)
 		}
-		return Result{}, err
+		return registry.EpicResult{}, err
 	}
 	id, _ := strconv.Atoi(created.ID)
 	c.mu.Lock()
-	delete(c.pending, rk)
 	c.created[rk] = createdIssue{ID: id, Key: created.Key, At: now}
 	c.mu.Unlock()
+	// The snapshot stands in until a search shows the issue; its zero
+	// Updated lets that search's version replace it.
 	e := &epicSnap{ID: created.ID, Key: created.Key, Project: project, RiskKey: rk, Summary: d.Summary, Description: d.Description,
 		Labels: d.Labels, StatusCat: "new", Created: now, PropOK: true}
 	if d.Priority != nil {
@@ -248,10 +276,27 @@ func (c *Client) createEpic(ctx context.Context, st *projectState, want Epic, me
 	st.epics[created.Key] = e
 	st.byRisk[rk] = created.Key
 	c.log.Info("jira: created epic", "risk", rk, "issue", created.Key)
-	return Result{Link: c.stateOf(st, e).Link, Writes: []Write{w}}, nil
+	return registry.EpicResult{Link: c.stateOf(st, e).Link, Writes: []registry.Write{w}, Created: true}, nil
 }
 
-func (c *Client) updateEpic(ctx context.Context, st *projectState, e *epicSnap, d desiredEpic, dryRun bool) (Result, error) {
+// updateEpic converges an existing epic. A 404 drops it from the mirror;
+// for the registry's linked epic it is reported as Gone.
+func (c *Client) updateEpic(ctx context.Context, st *projectState, e *epicSnap, d desiredEpic, linked, dryRun bool) (registry.EpicResult, error) {
+	res, err := c.converge(ctx, st, e, d, dryRun)
+	if isNotFound(err) {
+		delete(st.epics, e.Key)
+		if st.byRisk[e.RiskKey] == e.Key {
+			delete(st.byRisk, e.RiskKey)
+		}
+		if linked {
+			c.log.Warn("jira: the linked epic is gone (404)", "risk", e.RiskKey, "issue", e.Key)
+			return registry.EpicResult{Gone: e.Key}, nil
+		}
+	}
+	return res, err
+}
+
+func (c *Client) converge(ctx context.Context, st *projectState, e *epicSnap, d desiredEpic, dryRun bool) (registry.EpicResult, error) {
 	fields := map[string]any{}
 	diff := map[string][2]string{}
 	if e.Summary != d.Summary {
@@ -283,19 +328,19 @@ func (c *Client) updateEpic(ctx context.Context, st *projectState, e *epicSnap, 
 	if len(ops) > 0 {
 		diff["labels"] = [2]string{strings.Join(e.Labels, ","), strings.Join(newLabels, ",")}
 	}
-	res := Result{Link: c.stateOf(st, e).Link}
+	res := registry.EpicResult{Link: c.stateOf(st, e).Link}
 	if len(diff) == 0 {
 		return res, nil
 	}
 	res.Drift = c.drift(e, diff)
-	w := Write{Kind: WriteUpdate, Target: e.Key, Fields: diff}
-	res.Writes = []Write{w}
+	w := registry.Write{Kind: registry.WriteUpdate, Risk: e.RiskKey, Tracker: registry.TrackerJira, Target: e.Key, Fields: diff}
+	res.Writes = []registry.Write{w}
 	// An epic found by its label may predate the property (made by hand, or
 	// by an older risksync). Checking costs a read, so it rides on a pass
 	// that writes anyway, once per epic.
 	propWrite, err := c.checkProperty(ctx, e)
 	if err != nil {
-		return Result{}, err
+		return registry.EpicResult{}, err
 	}
 	if propWrite != nil {
 		res.Writes = append(res.Writes, *propWrite)
@@ -306,7 +351,7 @@ func (c *Client) updateEpic(ctx context.Context, st *projectState, e *epicSnap, 
 	if propWrite != nil {
 		op := "set property of " + e.Key
 		if err := c.doJSON(ctx, op, http.MethodPut, "rest/api/2/issue/"+url.PathEscape(e.Key)+"/properties/"+PropertyKey, map[string]string{"key": e.RiskKey}, nil); err != nil {
-			return Result{}, err
+			return registry.EpicResult{}, err
 		}
 		e.PropOK = true
 	}
@@ -320,8 +365,10 @@ func (c *Client) updateEpic(ctx context.Context, st *projectState, e *epicSnap, 
 	}
 	resp, err := c.jc.Issue.UpdateIssueWithContext(ctx, e.Key, body)
 	if err := c.finish("update epic "+e.Key+" "+e.RiskKey, resp, err, nil); err != nil {
-		return Result{}, err
+		return registry.EpicResult{}, err
 	}
+	// The pass goes on from what it wrote; Updated stays, so the next
+	// search's version (with the real changelog) replaces this one.
 	e.Summary, e.Description, e.Labels = d.Summary, d.Description, newLabels
 	if d.Priority != nil {
 		e.Priority = *d.Priority
@@ -334,7 +381,7 @@ func (c *Client) updateEpic(ctx context.Context, st *projectState, e *epicSnap, 
 
 // checkProperty reads the risksync property of an epic not known to carry
 // it, and returns the write that fixes it, if one is needed.
-func (c *Client) checkProperty(ctx context.Context, e *epicSnap) (*Write, error) {
+func (c *Client) checkProperty(ctx context.Context, e *epicSnap) (*registry.Write, error) {
 	if e.PropOK {
 		return nil, nil
 	}
@@ -353,7 +400,7 @@ func (c *Client) checkProperty(ctx context.Context, e *epicSnap) (*Write, error)
 		e.PropOK = true
 		return nil, nil
 	}
-	return &Write{Kind: WriteProperty, Target: e.Key, Fields: map[string][2]string{PropertyKey: {prop.Value.Key, `{"key":"` + e.RiskKey + `"}`}}}, nil
+	return &registry.Write{Kind: registry.WriteProperty, Risk: e.RiskKey, Tracker: registry.TrackerJira, Target: e.Key, Fields: map[string][2]string{PropertyKey: {prop.Value.Key, `{"key":"` + e.RiskKey + `"}`}}}, nil
 }
 
 // drift names differing fields whose last change was made by a person, not

@@ -27,7 +27,7 @@ func TestEnsureEpicCreatesOnceThenCostsNoWrite(t *testing.T) {
 	e := newEnv(t)
 	r := newRisk(3, "Orphaned snapshots exhaust storage", 4, 5, 3) // 60: critical
 	res := e.ensure(r)
-	if len(res.Writes) != 1 || res.Writes[0].Kind != jira.WriteCreate {
+	if len(res.Writes) != 1 || res.Writes[0].Kind != registry.WriteCreate {
 		t.Fatalf("first mirroring: want one create, got %+v", res.Writes)
 	}
 	if res.Link.Key == "" || res.Link.State != registry.LinkOpen || res.Link.Tracker != registry.TrackerJira || !res.Link.Current {
@@ -104,7 +104,7 @@ func TestBandChangeCostsAtMostTwoWrites(t *testing.T) {
 func TestUnscoredRiskGetsLabelAndDefaultPriority(t *testing.T) {
 	e := newEnv(t)
 	r := &registry.Risk{ID: 9, Key: "RISK-9", Title: "Unrated intake", Status: registry.StatusActive}
-	res, err := e.c.EnsureEpic(e.ctx, jira.Epic{Project: "PAY", Risk: r, Explanation: "unscored: missing impact, scope, likelihood"}, false)
+	res, err := e.c.EnsureEpic(e.ctx, registry.EpicSpec{Target: "PAY", Risk: r, Explanation: "unscored: missing impact, scope, likelihood", MayCreate: true}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +133,7 @@ func TestDryRunPlansWithoutWriting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Writes) != 1 || res.Writes[0].Kind != "create" || res.Writes[0].Fields["priority"][1] != "Medium" {
+	if len(res.Writes) != 1 || res.Writes[0].Kind != registry.WriteCreate || res.Writes[0].Fields["priority"][1] != "Medium" {
 		t.Fatalf("plan: %+v", res.Writes)
 	}
 	if e.srv.Writes() != 0 || len(e.srv.Issues()) != 0 {
@@ -146,7 +146,7 @@ func TestDryRunPlansWithoutWriting(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Writes) != 1 || res.Writes[0].Kind != "update" || res.Writes[0].Fields["summary"][1] != "[RISK-5] Queue backlog grows" {
+	if len(res.Writes) != 1 || res.Writes[0].Kind != registry.WriteUpdate || res.Writes[0].Fields["summary"][1] != "[RISK-5] Queue backlog grows" {
 		t.Fatalf("plan: %+v", res.Writes)
 	}
 	if e.srv.Issue(real.Link.Key).Summary != "[RISK-5] Queue backlog" {
@@ -192,20 +192,26 @@ func TestLostCreateResponseIsAdoptedNotDuplicated(t *testing.T) {
 		t.Fatalf("the fake committed %d issues, want 1", n)
 	}
 	// Next pass, search still lags: one empty search is no proof of absence.
+	// The engine's create intent is young, so it withholds the create.
 	e.srv.Advance(10 * time.Second)
 	e.pass()
-	_, err = e.c.EnsureEpic(e.ctx, epicOf(r, "PAY"), false)
-	var te *registry.TrackerError
-	if !errors.As(err, &te) || !te.Retryable || te.RetryAt.IsZero() {
-		t.Fatalf("under lag: want a deferred retryable error, got %v", err)
+	withheld := epicOf(r, "PAY")
+	withheld.MayCreate = false
+	writes := e.srv.Writes()
+	_, err = e.c.EnsureEpic(e.ctx, withheld, false)
+	if !errors.Is(err, registry.ErrCreateWithheld) {
+		t.Fatalf("under lag: want ErrCreateWithheld, got %v", err)
 	}
-	if n := e.srv.Count(http.MethodPost, routeIssue); n != 1 {
-		t.Fatalf("%d creates, want 1", n)
+	if n := e.srv.Count(http.MethodPost, routeIssue); n != 1 || e.srv.Writes() != writes {
+		t.Fatalf("%d creates, %d other writes; want 1 create", n, e.srv.Writes()-writes)
 	}
 	// Once search catches up, the epic is adopted.
 	e.srv.Advance(time.Minute)
 	e.pass()
-	res := e.ensure(r)
+	res, err := e.c.EnsureEpic(e.ctx, withheld, false)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if n := len(e.srv.Issues()); n != 1 || res.Link.Key != e.srv.Issues()[0].Key {
 		t.Fatalf("%d issues, link %s", n, res.Link.Key)
 	}

@@ -82,7 +82,7 @@ func FuzzRenderedTableRoundTrip(f *testing.F) {
 			return
 		}
 		r := &registry.Risk{Key: "RISK-1", Title: title}
-		desc := jira.RenderDescription(jira.Epic{Risk: r})
+		desc := jira.RenderDescription(registry.EpicSpec{Risk: r})
 		text := jira.WikiToText(desc)
 		want := "| Risk | " + strings.ReplaceAll(strings.Join(strings.Fields(title), " "), "|", `\|`) + " |"
 		if !strings.Contains(text, want+"\n") {

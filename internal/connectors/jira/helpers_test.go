@@ -46,6 +46,7 @@ type env struct {
 	t    testing.TB
 	srv  *jiratest.Server
 	c    *jira.Client
+	o    jira.Options
 	cfg  *config.Jira
 	logs *syncBuffer
 	ctx  context.Context
@@ -89,7 +90,19 @@ func newEnv(t testing.TB, opts ...envOpt) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, srv: srv, c: c, cfg: cfg, logs: logs, ctx: context.Background()}
+	return &env{t: t, srv: srv, c: c, o: o, cfg: cfg, logs: logs, ctx: context.Background()}
+}
+
+// restart is a new Client against the same fake: nothing cached survives.
+func (e *env) restart() *env {
+	e.t.Helper()
+	c, err := jira.New(e.o)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	x := *e
+	x.c = c
+	return &x
 }
 
 func intp(n int) *int { return &n }
@@ -102,12 +115,24 @@ func newRisk(id int64, title string, impact, scope, likelihood int) *registry.Ri
 	return r
 }
 
-func epicOf(r *registry.Risk, project string) jira.Epic {
+// epicOf is the spec the engine sends for a risk without a recorded epic.
+func epicOf(r *registry.Risk, project string) registry.EpicSpec {
 	res := scoringConfig.Evaluate(scoring.InputsOf(r))
-	return jira.Epic{Project: project, Risk: r, Band: res.Band, Explanation: res.Explain(registry.TrackerJira)}
+	spec := registry.EpicSpec{Target: project, Risk: r, Explanation: res.Explain(registry.TrackerJira), MayCreate: true}
+	if res.Band != nil {
+		spec.Band = res.Band.Name
+	}
+	return spec
 }
 
-func (e *env) ensure(r *registry.Risk) jira.Result {
+// linkedOf is the spec the engine sends once it recorded key as the epic.
+func linkedOf(r *registry.Risk, project, key string) registry.EpicSpec {
+	spec := epicOf(r, project)
+	spec.Linked, spec.MayCreate = &registry.Link{Tracker: registry.TrackerJira, Key: key, Current: true}, false
+	return spec
+}
+
+func (e *env) ensure(r *registry.Risk) registry.EpicResult {
 	e.t.Helper()
 	res, err := e.c.EnsureEpic(e.ctx, epicOf(r, "PAY"), false)
 	if err != nil {
@@ -117,4 +142,9 @@ func (e *env) ensure(r *registry.Risk) jira.Result {
 }
 
 // pass starts a new sync pass.
-func (e *env) pass() { e.c.StartPass() }
+func (e *env) pass() {
+	e.t.Helper()
+	if err := e.c.StartPass(e.ctx); err != nil {
+		e.t.Fatalf("StartPass: %v", err)
+	}
+}

@@ -49,17 +49,40 @@ type projectState struct {
 	refreshed bool
 	fullAt    time.Time
 	cursor    time.Time
-	epics     map[string]*epicSnap  // issue key → epic
-	byRisk    map[string]string     // risk key → issue key
-	bySummary map[string][]string   // risk key → issues titled "[RISK-n] …" without our label
-	children  map[string]*childSnap // child key → child
-	reported  map[string]EpicState  // epic key → state last returned by PullBack
-	dupes     map[string]bool       // risk keys already warned about
+	epics     map[string]*epicSnap          // issue key → epic
+	byRisk    map[string]string             // risk key → issue key
+	bySummary map[string][]string           // risk key → issues titled "[RISK-n] …" without our label
+	children  map[string]*childSnap         // child key → child
+	reported  map[string]registry.EpicState // epic key → state last returned by PullBack
+	dupes     map[string]bool               // risk keys already warned about
 }
 
 func newProjectState() *projectState {
 	return &projectState{epics: map[string]*epicSnap{}, byRisk: map[string]string{}, bySummary: map[string][]string{},
-		children: map[string]*childSnap{}, reported: map[string]EpicState{}, dupes: map[string]bool{}}
+		children: map[string]*childSnap{}, reported: map[string]registry.EpicState{}, dupes: map[string]bool{}}
+}
+
+// StartPass begins a sync pass: priorities and createmeta are read again and
+// each project's epics are searched again (incrementally) on first use.
+func (c *Client) StartPass(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.pass++
+	c.meta = map[string]*projectMeta{}
+	return nil
+}
+
+// mirrored finds an epic's snapshot in the project mirrors, and says whether
+// that mirror was refreshed in this pass.
+func (c *Client) mirrored(key string) (st *projectState, e *epicSnap, fresh bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, ps := range c.projects {
+		if x := ps.epics[key]; x != nil {
+			return ps, x, ps.refreshed && ps.pass == c.pass && c.now().Sub(ps.cursor) < passMaxAge
+		}
+	}
+	return nil, nil, false
 }
 
 // refresh brings a project's mirror up to date once per pass.
@@ -220,8 +243,7 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 }
 
 func (st *projectState) absorbEpic(is *gojira.Issue, c *Client) {
-	f := is.Fields
-	if f == nil {
+	if is.Fields == nil {
 		return
 	}
 	rk := riskKeyOfLabels(is)
@@ -235,35 +257,55 @@ func (st *projectState) absorbEpic(is *gojira.Issue, c *Client) {
 			return
 		}
 	}
-	e := &epicSnap{ID: is.ID, Key: is.Key, Project: f.Project.Key, RiskKey: rk, Summary: f.Summary, Description: f.Description,
-		Labels: append([]string(nil), f.Labels...), Created: time.Time(f.Created), Updated: time.Time(f.Updated)}
-	if f.Priority != nil {
-		e.Priority = idName{ID: f.Priority.ID, Name: f.Priority.Name}
-	}
-	if f.Status != nil {
-		e.StatusName, e.StatusCat = f.Status.Name, f.Status.StatusCategory.Key
-	}
-	if f.Resolution != nil {
-		e.Resolution = f.Resolution.Name
-	}
-	if is.Changelog != nil {
-		e.History = is.Changelog.Histories
-	}
-	if old := st.epics[is.Key]; old != nil {
-		e.PropOK = old.PropOK
-	}
-	st.epics[is.Key] = e
+	st.put(snapOf(is, rk))
 	if cur, ok := st.byRisk[rk]; ok && cur != is.Key {
-		// Two epics for one risk: keep the oldest, say so once.
+		// Two epics for one risk: adopt the oldest, say so once.
 		if idNum(cur) < idNum(is.Key) && st.epics[cur] != nil {
 			if !st.dupes[rk] {
 				st.dupes[rk] = true
-				c.log.Warn("jira: several epics carry one risk's label; using the oldest", "risk", rk, "epics", cur+","+is.Key)
+				c.log.Warn("jira: several epics carry one risk's label; adopting the oldest", "risk", rk, "epics", cur+","+is.Key)
 			}
 			return
 		}
 	}
 	st.byRisk[rk] = is.Key
+}
+
+// absorbAs keeps an issue read by key as the risk's epic, labelled or not.
+func (st *projectState) absorbAs(is *gojira.Issue, rk string) *epicSnap {
+	e := snapOf(is, rk)
+	st.put(e)
+	st.byRisk[rk] = e.Key
+	return e
+}
+
+// put stores a snapshot, keeping what is known about the property.
+func (st *projectState) put(e *epicSnap) {
+	if old := st.epics[e.Key]; old != nil {
+		e.PropOK = old.PropOK
+	}
+	st.epics[e.Key] = e
+}
+
+func snapOf(is *gojira.Issue, rk string) *epicSnap {
+	e := &epicSnap{ID: is.ID, Key: is.Key, RiskKey: rk}
+	if f := is.Fields; f != nil {
+		e.Project, e.Summary, e.Description = f.Project.Key, f.Summary, f.Description
+		e.Labels, e.Created, e.Updated = append([]string(nil), f.Labels...), time.Time(f.Created), time.Time(f.Updated)
+		if f.Priority != nil {
+			e.Priority = idName{ID: f.Priority.ID, Name: f.Priority.Name}
+		}
+		if f.Status != nil {
+			e.StatusName, e.StatusCat = f.Status.Name, f.Status.StatusCategory.Key
+		}
+		if f.Resolution != nil {
+			e.Resolution = f.Resolution.Name
+		}
+	}
+	if is.Changelog != nil {
+		e.History = is.Changelog.Histories
+	}
+	return e
 }
 
 func (st *projectState) absorbChild(is *gojira.Issue, link string) {
@@ -355,19 +397,20 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
-// EpicState is an epic's work state as pull-back reports it.
-type EpicState struct {
-	RiskKey    string
-	Link       registry.Link
-	Status     string // the Jira status name
-	Resolution string // "" while unresolved
+func containsFold(ss []string, s string) bool {
+	for _, x := range ss {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Resolutions a person uses to say the work will not happen.
 var notPlannedResolutions = map[string]bool{"won't do": true, "won't fix": true, "declined": true, "duplicate": true,
 	"cannot reproduce": true, "obsolete": true, "rejected": true, "abandoned": true, "not a bug": true}
 
-func (c *Client) stateOf(st *projectState, e *epicSnap) EpicState {
+func (c *Client) stateOf(st *projectState, e *epicSnap) registry.EpicState {
 	me := c.account()
 	link := registry.Link{Tracker: registry.TrackerJira, Key: e.Key, URL: c.issueURL(e.Key), Current: true}
 	started := false
@@ -413,7 +456,23 @@ func (c *Client) stateOf(st *projectState, e *epicSnap) EpicState {
 		t := registry.Truncate(last)
 		link.LastActivityAt = &t
 	}
-	return EpicState{RiskKey: e.RiskKey, Link: link, Status: e.StatusName, Resolution: e.Resolution}
+	return registry.EpicState{RiskKey: e.RiskKey, Link: link, ClosedByRisksync: e.StatusCat == "done" && me.is(lastStatusAuthor(e.History))}
+}
+
+// lastStatusAuthor is who made the newest status change in the changelog:
+// for a closed epic, who closed it. nil when the changelog shows none.
+func lastStatusAuthor(hs []gojira.ChangelogHistory) *gojira.User {
+	var who *gojira.User
+	var at time.Time
+	for i := range hs {
+		h := &hs[i]
+		t, err := parseJiraTime(h.Created)
+		if err != nil || !touches(*h, "status") || t.Before(at) {
+			continue
+		}
+		who, at = &h.Author, t
+	}
+	return who
 }
 
 func maxTime(ts ...time.Time) time.Time {
@@ -426,6 +485,9 @@ func maxTime(ts ...time.Time) time.Time {
 	return m
 }
 
+// jiraTimeLayout is how Jira writes changelog and field times.
+const jiraTimeLayout = "2006-01-02T15:04:05.000-0700"
+
 func parseJiraTime(s string) (time.Time, error) {
 	for _, l := range []string{"2006-01-02T15:04:05.999-0700", time.RFC3339Nano} {
 		if t, err := time.Parse(l, s); err == nil {
@@ -436,36 +498,35 @@ func parseJiraTime(s string) (time.Time, error) {
 }
 
 // PullBack reports the epics of a project whose work state changed since the
-// last call (all of them on the first call): link state, children total/done
-// and the last movement of the linked work, excluding risksync's own edits.
-func (c *Client) PullBack(ctx context.Context, project string) ([]EpicState, error) {
+// last call (all of them on the first call): link state, children total/done,
+// the last movement of the linked work excluding risksync's own edits, and
+// whether Jira's changelog says risksync closed it. Every labelled epic is
+// reported under its own key, several of one risk included: the engine
+// matches them by link key.
+func (c *Client) PullBack(ctx context.Context, project string) ([]registry.EpicState, error) {
 	c.op.Lock()
 	defer c.op.Unlock()
 	st, err := c.refresh(ctx, project)
 	if err != nil {
 		return nil, err
 	}
-	var out []EpicState
+	var out []registry.EpicState
 	for _, key := range sortedKeys(st.epics) {
-		e := st.epics[key]
-		if st.byRisk[e.RiskKey] != key {
-			continue // a duplicate: the kept epic speaks for the risk
-		}
-		s := c.stateOf(st, e)
+		s := c.stateOf(st, st.epics[key])
 		if prev, ok := st.reported[key]; ok && sameState(prev, s) {
 			continue
 		}
 		st.reported[key] = s
 		out = append(out, s)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].RiskKey < out[j].RiskKey })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].RiskKey < out[j].RiskKey })
 	return out, nil
 }
 
-func sameState(a, b EpicState) bool {
+func sameState(a, b registry.EpicState) bool {
 	la, lb := a.Link, b.Link
 	ta, tb := la.LastActivityAt, lb.LastActivityAt
 	return la.State == lb.State && la.ChildrenTotal == lb.ChildrenTotal && la.ChildrenDone == lb.ChildrenDone &&
-		a.Resolution == b.Resolution &&
+		a.ClosedByRisksync == b.ClosedByRisksync &&
 		((ta == nil && tb == nil) || (ta != nil && tb != nil && ta.Equal(*tb)))
 }

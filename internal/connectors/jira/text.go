@@ -15,7 +15,7 @@ import (
 
 // RenderDescription renders the epic body: the essay's risk table, the score
 // explanation, the risk's own description and the managed-by line.
-func RenderDescription(want Epic) string {
+func RenderDescription(want registry.EpicSpec) string {
 	r := want.Risk
 	rating := func(p *int) string {
 		if p == nil {
@@ -26,8 +26,8 @@ func RenderDescription(want Epic) string {
 	score := "unscored"
 	if r.Score != nil {
 		score = scoring.FormatScore(*r.Score)
-		if want.Band != nil {
-			score += " (" + want.Band.Name + ")"
+		if want.Band != "" {
+			score += " (" + want.Band + ")"
 		}
 	}
 	owner := r.Owner

@@ -34,24 +34,45 @@ var closeResolutions = []string{"Won't Do", "Won't Fix", "Declined", "Obsolete"}
 
 // CloseEpic moves an epic into a status of category done, with resolution
 // "Won't Do" where the transition offers one, and comments in the same
-// request. An epic already done is left alone.
-func (c *Client) CloseEpic(ctx context.Context, key, comment string, dryRun bool) ([]Write, error) {
-	return c.moveTo(ctx, key, "done", comment, dryRun)
+// request. An epic already done is left alone: when the pass's mirror shows
+// it done (a person closed it), without a request.
+func (c *Client) CloseEpic(ctx context.Context, key, comment string, dryRun bool) ([]registry.Write, error) {
+	return c.moveTo(ctx, key, "done", registry.WriteClose, comment, dryRun)
 }
 
-// ReopenEpic moves an epic back into a status of category new, with a comment.
-func (c *Client) ReopenEpic(ctx context.Context, key, comment string, dryRun bool) ([]Write, error) {
-	return c.moveTo(ctx, key, "new", comment, dryRun)
+// ReopenEpic moves an epic back into a status of category new, with a
+// comment. An epic already there is left alone, as CloseEpic does.
+func (c *Client) ReopenEpic(ctx context.Context, key, comment string, dryRun bool) ([]registry.Write, error) {
+	return c.moveTo(ctx, key, "new", registry.WriteReopen, comment, dryRun)
 }
 
-func (c *Client) moveTo(ctx context.Context, key, category, comment string, dryRun bool) ([]Write, error) {
+func (c *Client) moveTo(ctx context.Context, key, category string, kind registry.WriteKind, comment string, dryRun bool) ([]registry.Write, error) {
+	c.op.Lock()
+	defer c.op.Unlock()
 	op := fmt.Sprintf("move %s to category %s", key, category)
-	issue, resp, err := c.jc.Issue.GetWithContext(ctx, key, &gojira.GetQueryOptions{Fields: "status,resolution"})
+	st, e, fresh := c.mirrored(key)
+	if e != nil && fresh && e.StatusCat == category {
+		return nil, nil
+	}
+	opts := &gojira.GetQueryOptions{Fields: "status,resolution"}
+	if e != nil {
+		// Read what the mirror keeps, so the snapshot can be replaced.
+		opts = &gojira.GetQueryOptions{Fields: strings.Join(searchFields, ","), Expand: "changelog"}
+	}
+	issue, resp, err := c.jc.Issue.GetWithContext(ctx, key, opts)
 	if err != nil {
 		return nil, c.finish("read "+key, resp, err, nil)
 	}
 	if resp != nil && resp.Body != nil {
 		resp.Body.Close()
+	}
+	rk := ""
+	if e != nil {
+		rk = e.RiskKey
+		if issue.Fields != nil && issue.Key == e.Key {
+			e = snapOf(issue, rk)
+			st.put(e)
+		}
 	}
 	cur := ""
 	if issue.Fields != nil && issue.Fields.Status != nil {
@@ -95,7 +116,8 @@ func (c *Client) moveTo(ctx context.Context, key, category, comment string, dryR
 			Err: fmt.Errorf("no transition from the current status leads to a status of category %s (offered: %s)", category, strings.Join(names, "; ")),
 			Fix: "add such a transition to the epic workflow, or move the epic by hand"}
 	}
-	w := Write{Kind: WriteTransition, Target: key, Fields: map[string][2]string{"status": {issueStatus(issue), pick.To.Name}}}
+	w := registry.Write{Kind: kind, Risk: rk, Tracker: registry.TrackerJira, Target: key,
+		Fields: map[string][2]string{"status": {issueStatus(issue), pick.To.Name}}}
 	if resolution != "" {
 		w.Fields["resolution"] = [2]string{"", resolution}
 	}
@@ -103,7 +125,7 @@ func (c *Client) moveTo(ctx context.Context, key, category, comment string, dryR
 		w.Fields["comment"] = [2]string{"", short(comment)}
 	}
 	if dryRun {
-		return []Write{w}, nil
+		return []registry.Write{w}, nil
 	}
 	payload := map[string]any{"transition": map[string]string{"id": pick.ID}}
 	if resolution != "" {
@@ -116,8 +138,36 @@ func (c *Client) moveTo(ctx context.Context, key, category, comment string, dryR
 	if err := c.finish(op, resp, err, nil); err != nil {
 		return nil, err
 	}
+	if e != nil {
+		c.recordMove(e, pick, resolution)
+	}
 	c.log.Info("jira: transitioned epic", "issue", key, "to", pick.To.Name, "resolution", resolution)
-	return []Write{w}, nil
+	return []registry.Write{w}, nil
+}
+
+// recordMove applies risksync's own transition to the mirror, so the rest of
+// the pass (PullBack above all) does not read the state from before it. The
+// changelog entry is risksync's, as Jira will record it: activity and the
+// closer stay right. Updated is left alone, so the next search's version of
+// the epic replaces this one.
+func (c *Client) recordMove(e *epicSnap, t *transition, resolution string) {
+	at := c.now()
+	for _, h := range e.History {
+		if ht, err := parseJiraTime(h.Created); err == nil && ht.After(at) {
+			at = ht // keep it the newest whatever the clocks say
+		}
+	}
+	items := []gojira.ChangelogItems{{Field: "status", FieldType: "jira", FromString: e.StatusName, ToString: t.To.Name}}
+	if resolution != e.Resolution {
+		items = append(items, gojira.ChangelogItems{Field: "resolution", FieldType: "jira", FromString: e.Resolution, ToString: resolution})
+	}
+	var author gojira.User
+	if me := c.account(); me != nil {
+		author = gojira.User{AccountID: me.ID, Name: me.Name, Key: me.Key}
+	}
+	h := gojira.ChangelogHistory{Author: author, Created: at.Format(jiraTimeLayout), Items: items}
+	e.History = append(e.History[:len(e.History):len(e.History)], h)
+	e.StatusName, e.StatusCat, e.Resolution = t.To.Name, t.To.StatusCategory.Key, resolution
 }
 
 func pickResolution(allowed []idName) string {

@@ -473,6 +473,24 @@ func (s *Server) Edit(key, field, value string) {
 	s.record(is, PersonAccountID, items)
 }
 
+// DeleteIssue deletes an issue as a person: reads by key answer 404 and
+// searches no longer show it.
+func (s *Server) DeleteIssue(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	is := s.byKey[key]
+	if is == nil {
+		s.t.Fatalf("jiratest: no issue %s", key)
+	}
+	delete(s.byKey, key)
+	for i, x := range s.issues {
+		if x == is {
+			s.issues = append(s.issues[:i:i], s.issues[i+1:]...)
+			break
+		}
+	}
+}
+
 // SetProperty sets an issue property as a person (or an app).
 func (s *Server) SetProperty(key, prop string, value any) {
 	s.mu.Lock()
