@@ -1,67 +1,9 @@
 package jira
 
 import (
-	"math/rand/v2"
-	"net/http"
 	"sort"
-	"strconv"
 	"strings"
-	"time"
 )
-
-// rateLimitWait reads how long Jira asks us to wait: Retry-After (seconds or
-// an HTTP date) first, else X-RateLimit-Reset, which Jira sends as an
-// ISO-8601 timestamp to the minute, yyyy-MM-ddTHH:mmZ (not epoch seconds as
-// elsewhere).
-func rateLimitWait(h http.Header, now time.Time) (time.Duration, bool) {
-	if v := strings.TrimSpace(h.Get("Retry-After")); v != "" {
-		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
-			return time.Duration(n) * time.Second, true
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			return clampWait(t.Sub(now)), true
-		}
-	}
-	if v := strings.TrimSpace(h.Get("X-RateLimit-Reset")); v != "" {
-		if t, ok := parseISO(v); ok {
-			if t.Second() == 0 && t.Nanosecond() == 0 {
-				// Documented as yyyy-MM-ddTHH:mmZ: the reset lies somewhere
-				// in that minute, so wait for its end.
-				t = t.Add(time.Minute)
-			}
-			return clampWait(t.Sub(now)), true
-		}
-	}
-	return 0, false
-}
-
-func clampWait(d time.Duration) time.Duration {
-	if d < 0 {
-		return 0
-	}
-	return d
-}
-
-var isoLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00", "2006-01-02T15:04:05.000Z0700", "2006-01-02T15:04:05Z0700", "2006-01-02T15:04Z0700"}
-
-func parseISO(v string) (time.Time, bool) {
-	for _, l := range isoLayouts {
-		if t, err := time.Parse(l, v); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
-}
-
-// backoff is capped exponential backoff with full jitter: 0.5s, 1s, 2s … ≤ 30s.
-func backoff(attempt int) time.Duration {
-	if attempt < 1 {
-		attempt = 1
-	}
-	d := 500 * time.Millisecond << min(attempt-1, 6)
-	d = min(d, 30*time.Second)
-	return d/2 + rand.N(d/2+1)
-}
 
 // Route turns a request path into its documented template, for metrics and
 // for checking requests against the OpenAPI description, e.g.
