@@ -63,7 +63,7 @@ type Config struct {
 	RetryMax int
 	// RateLimitMax bounds the consecutive rate-limit waits of one request (default 4).
 	RateLimitMax int
-	// RateLimit is the tracker's reader: GitHubRateLimit().Read or JiraRateLimit.
+	// RateLimit is the tracker's reader: (&GitHubLimits{}).Read or JiraRateLimit.
 	// Default: 429 only, with Retry-After.
 	RateLimit RateLimitFunc
 	// Route turns a request path into its template for OnRequest and logs
