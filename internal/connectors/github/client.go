@@ -58,9 +58,9 @@ import (
 	"time"
 
 	gh "github.com/google/go-github/v93/github"
-	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/risksync/risksync/internal/config"
+	"github.com/risksync/risksync/internal/connectors/trackerhttp"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/scoring"
 )
@@ -97,7 +97,7 @@ type Client struct {
 	bands     []scoring.Band
 	log       *slog.Logger
 	now       func() time.Time
-	gov       *governor
+	http      *trackerhttp.Client
 	maxAge    time.Duration
 	epicType  string
 	pmLabel   string
@@ -144,9 +144,6 @@ func New(opts Options) (*Client, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	if opts.Sleep == nil {
-		opts.Sleep = sleepCtx
-	}
 	if opts.MinWriteInterval == 0 {
 		opts.MinWriteInterval = time.Second
 	}
@@ -155,10 +152,6 @@ func New(opts Options) (*Client, error) {
 	}
 	if opts.ListingMaxAge == 0 {
 		opts.ListingMaxAge = 30 * time.Second
-	}
-	base := opts.HTTPClient
-	if base == nil {
-		base = &http.Client{Timeout: 60 * time.Second}
 	}
 	baseURL := opts.Config.BaseURL
 	if baseURL == "" {
@@ -187,30 +180,8 @@ func New(opts Options) (*Client, error) {
 		}
 	}
 
-	bottom := base.Transport
-	if bottom == nil {
-		bottom = http.DefaultTransport
-	}
-	metered := *base
-	metered.Transport = &meter{next: bottom, basePath: u.Path, log: opts.Logger, hook: opts.OnRequest}
-	c.gov = &governor{now: opts.Now, sleep: opts.Sleep, minWrite: opts.MinWriteInterval, maxWait: opts.MaxWait,
-		log: opts.Logger, writeSem: make(chan struct{}, 1)}
-	rc := &retryablehttp.Client{
-		HTTPClient:   &metered,
-		Logger:       nil, // it would log URLs at its own levels; meter logs instead
-		RetryWaitMin: 0,
-		RetryWaitMax: 0,
-		RetryMax:     maxServerRetries + maxRateLimitWaits,
-		CheckRetry:   c.gov.checkRetry,
-		// Waiting happens in CheckRetry with the injected Sleep.
-		Backoff:      func(_, _ time.Duration, _ int, _ *http.Response) time.Duration { return 0 },
-		ErrorHandler: retryablehttp.PassthroughErrorHandler,
-	}
-	c.gov.next = &retryablehttp.RoundTripper{Client: rc}
-
-	top := *base
-	top.Transport = c.gov
-	ghOpts := []gh.ClientOptionsFunc{gh.WithHTTPClient(&top), gh.WithAuthToken(opts.Token.Reveal()),
+	c.http = newHTTP(opts, u.Path)
+	ghOpts := []gh.ClientOptionsFunc{gh.WithHTTPClient(c.http.HTTPClient()), gh.WithAuthToken(opts.Token.Reveal()),
 		gh.WithDisableRateLimitCheck(), gh.WithUserAgent("risksync")}
 	if !strings.EqualFold(u.Host, "api.github.com") {
 		upload := strings.TrimSuffix(baseURL, "api/v3/") + "api/uploads/"
@@ -224,20 +195,6 @@ func New(opts Options) (*Client, error) {
 }
 
 type etagEntry struct{ url, etag string }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // splitRepo checks "owner/name".
 func splitRepo(repo string) (string, string, error) {
@@ -299,68 +256,52 @@ func (c *Client) isOwn(key string, updated time.Time) bool {
 	return ok && t.Equal(updated)
 }
 
-// fail classifies err as a *registry.TrackerError. Context cancellation is
-// returned as is: it is the caller's decision, not GitHub's.
+// fail classifies err as a *registry.TrackerError; Fix names what to
+// change for GitHub's terminal answers.
 func (c *Client) fail(op string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, context.Canceled) {
-		return fmt.Errorf("github: %s: %w", op, err)
-	}
-	te := &registry.TrackerError{Tracker: registry.TrackerGitHub, Op: op, Err: err}
+	var er *gh.ErrorResponse
+	errors.As(err, &er)
+	return c.http.Classify(op, responseOf(err), err, func(status int, resp *http.Response) string {
+		switch status {
+		case http.StatusUnauthorized:
+			return "the token is invalid, expired or revoked: issue a new one and set it through github.token_env or github.token_file"
+		case http.StatusForbidden:
+			if p := resp.Header.Get("X-Accepted-GitHub-Permissions"); p != "" {
+				return "the token lacks a permission for this request: grant it " + p + " (fine-grained token: Issues read and write, Metadata read)"
+			}
+			return "the token lacks a permission for this request: it needs Issues read and write and Metadata read on the repository"
+		case http.StatusNotFound:
+			return "not found, or the token cannot see it: check the repository (github.repo or the team's github_repo) and that the token's repository access includes it"
+		case http.StatusGone:
+			return "the issue was deleted or transferred"
+		case http.StatusUnprocessableEntity:
+			if er != nil {
+				return "GitHub rejected the request: " + describe422(er)
+			}
+		}
+		return ""
+	})
+}
+
+// responseOf is the answer go-github's error carries, nil when none arrived.
+func responseOf(err error) *http.Response {
 	var (
-		de  *deferredError
 		rle *gh.RateLimitError
 		are *gh.AbuseRateLimitError
 		er  *gh.ErrorResponse
-		re  *registry.Error
 	)
-	later := func(fallback time.Duration) time.Time {
-		if t := c.gov.BlockedUntil(); !t.IsZero() {
-			return t
-		}
-		return c.now().Add(fallback)
-	}
 	switch {
-	case errors.As(err, &re):
-		return err
-	case errors.As(err, &de):
-		te.Retryable, te.RetryAt = true, de.until
 	case errors.As(err, &rle):
-		te.Status, te.Retryable, te.RetryAt = statusOf(rle.Response), true, later(0)
-		if t := rle.Rate.Reset.Time; t.After(te.RetryAt) {
-			te.RetryAt = t
-		}
+		return rle.Response
 	case errors.As(err, &are):
-		te.Status, te.Retryable, te.RetryAt = statusOf(are.Response), true, later(secondaryFallback)
+		return are.Response
 	case errors.As(err, &er):
-		te.Status = statusOf(er.Response)
-		switch s := te.Status; {
-		case s == http.StatusTooManyRequests:
-			te.Retryable, te.RetryAt = true, later(secondaryFallback)
-		case s == http.StatusUnauthorized:
-			te.Fix = "the token is invalid, expired or revoked: issue a new one and set it through github.token_env or github.token_file"
-		case s == http.StatusForbidden:
-			te.Fix = "the token lacks a permission for this request"
-			if p := er.Response.Header.Get("X-Accepted-GitHub-Permissions"); p != "" {
-				te.Fix += ": grant it " + p + " (fine-grained token: Issues read and write, Metadata read)"
-			} else {
-				te.Fix += ": it needs Issues read and write and Metadata read on the repository"
-			}
-		case s == http.StatusNotFound:
-			te.Fix = "not found, or the token cannot see it: check the repository (github.repo or the team's github_repo) and that the token's repository access includes it"
-		case s == http.StatusGone:
-			te.Fix = "the issue was deleted or transferred"
-		case s == http.StatusUnprocessableEntity:
-			te.Fix = "GitHub rejected the request: " + describe422(er)
-		case s >= 500:
-			te.Retryable = true
-		}
-	default:
-		te.Retryable = true // no response: network failure or timeout
+		return er.Response
 	}
-	return te
+	return nil
 }
 
 func statusOf(r *http.Response) int {
@@ -381,17 +322,7 @@ func describe422(er *gh.ErrorResponse) string {
 // unknownOutcome reports whether a failed write may have been applied: no
 // response, or a 5xx after the request was sent.
 func unknownOutcome(err error) bool {
-	var de *deferredError
-	if errors.As(err, &de) || errors.Is(err, context.Canceled) {
-		return false
-	}
-	var er *gh.ErrorResponse
-	if errors.As(err, &er) {
-		return statusOf(er.Response) >= 500
-	}
-	var rle *gh.RateLimitError
-	var are *gh.AbuseRateLimitError
-	return !errors.As(err, &rle) && !errors.As(err, &are)
+	return trackerhttp.UnknownOutcome(responseOf(err), err)
 }
 
 func notModified(err error) bool {

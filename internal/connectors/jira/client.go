@@ -15,9 +15,9 @@ import (
 	_ "time/tzdata" // the searching user's time zone must load in minimal containers
 
 	gojira "github.com/andygrunwald/go-jira"
-	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/risksync/risksync/internal/config"
+	"github.com/risksync/risksync/internal/connectors/trackerhttp"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/scoring"
 )
@@ -49,9 +49,8 @@ type Client struct {
 	bands   []scoring.Band
 	log     *slog.Logger
 	now     func() time.Time
-	sleep   func(ctx context.Context, d time.Duration) error
-	maxWait time.Duration
 	full    time.Duration
+	http    *trackerhttp.Client
 	jc      *gojira.Client
 	baseURL string
 
@@ -120,8 +119,8 @@ func New(opts Options) (*Client, error) {
 		}
 	}
 	c := &Client{
-		cfg: opts.Config, bands: opts.Bands, log: opts.Logger, now: opts.Now, sleep: opts.Sleep,
-		maxWait: opts.MaxWait, full: opts.FullRefresh,
+		cfg: opts.Config, bands: opts.Bands, log: opts.Logger, now: opts.Now,
+		full: opts.FullRefresh,
 		baseURL: base,
 		meta:    map[string]*projectMeta{}, projects: map[string]*projectState{},
 		created: map[string]createdIssue{},
@@ -132,11 +131,8 @@ func New(opts Options) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	if c.sleep == nil {
-		c.sleep = sleepCtx
-	}
-	if c.maxWait <= 0 {
-		c.maxWait = 30 * time.Second
+	if opts.MaxWait <= 0 {
+		opts.MaxWait = 30 * time.Second
 	}
 	if c.full <= 0 {
 		c.full = 6 * time.Hour
@@ -153,19 +149,11 @@ func New(opts Options) (*Client, error) {
 		hc = &http.Client{Timeout: 60 * time.Second}
 	}
 	inner := *hc // keep its timeout and jar; add credentials below the retries
-	inner.Transport = &authTransport{next: transportOf(hc), mode: mode, email: opts.Email, token: opts.APIToken, pat: opts.PAT, hook: opts.OnRequest}
-	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &inner
-	rc.Logger = nil
-	rc.RetryMax = 4
-	rc.CheckRetry = c.checkRetry
-	// retryablehttp waits on a real timer; PrepareRetry does the wait through
-	// the injected Sleep instead, so Backoff returns zero.
-	rc.Backoff = func(time.Duration, time.Duration, int, *http.Response) time.Duration { return 0 }
-	rc.PrepareRetry = c.prepareRetry
-	rc.ErrorHandler = passThrough
-	outer := &http.Client{Transport: &retryTagger{next: &retryablehttp.RoundTripper{Client: rc}}}
-	jc, err := gojira.NewClient(outer, base)
+	inner.Transport = &authTransport{next: transportOf(hc), mode: mode, email: opts.Email, token: opts.APIToken, pat: opts.PAT}
+	// Like GitHub, nothing is sent while a known rate limit is in force.
+	c.http = trackerhttp.New(trackerhttp.Config{Tracker: registry.TrackerJira, Base: &inner, Now: c.now, Sleep: opts.Sleep,
+		MaxWait: opts.MaxWait, RateLimit: trackerhttp.JiraRateLimit, Route: Route, OnRequest: opts.OnRequest, HoldWhileLimited: true}, c.log)
+	jc, err := gojira.NewClient(c.http.HTTPClient(), base)
 	if err != nil {
 		return nil, fmt.Errorf("jira: base_url %q: %w", base, err)
 	}
@@ -175,18 +163,6 @@ func New(opts Options) (*Client, error) {
 
 func ptr[T any](v T) *T { return &v }
 
-// passThrough hands the last answer to go-jira when retries end, so Jira's
-// status and error body are classified; a wait cut short returns its error.
-func passThrough(resp *http.Response, err error, _ int) (*http.Response, error) {
-	if err != nil {
-		if resp != nil {
-			resp.Body.Close()
-		}
-		return nil, err
-	}
-	return resp, nil
-}
-
 func transportOf(c *http.Client) http.RoundTripper {
 	if c.Transport != nil {
 		return c.Transport
@@ -194,23 +170,11 @@ func transportOf(c *http.Client) http.RoundTripper {
 	return http.DefaultTransport
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
-
-// authTransport adds credentials and reports each attempt to OnRequest.
+// authTransport adds credentials to each attempt, below the retries.
 type authTransport struct {
 	next              http.RoundTripper
 	mode              string
 	email, token, pat config.Secret
-	hook              func(method, route string, status int, d time.Duration)
 }
 
 func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -222,96 +186,7 @@ func (t *authTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	r.Header.Set("Accept", "application/json")
 	r.Header.Set("User-Agent", "risksync")
-	start := time.Now()
-	resp, err := t.next.RoundTrip(r)
-	if t.hook != nil {
-		status := 0
-		if resp != nil {
-			status = resp.StatusCode
-		}
-		t.hook(req.Method, Route(req.URL.Path), status, time.Since(start))
-	}
-	return resp, err
-}
-
-// retryTagger carries per-request retry state in the context, since
-// retryablehttp's CheckRetry sees only the context and the response.
-type retryTagger struct{ next http.RoundTripper }
-
-type retryState struct {
-	method string
-	safe   bool // the request may be repeated after an unknown outcome
-	n      int  // attempts so far
-	wait   time.Duration
-}
-
-type retryKey struct{}
-type safeKey struct{}
-
-// withSafeRetry marks a POST that may be repeated (a read such as a search).
-func withSafeRetry(ctx context.Context) context.Context {
-	return context.WithValue(ctx, safeKey{}, true)
-}
-
-func (t *retryTagger) RoundTrip(req *http.Request) (*http.Response, error) {
-	st := &retryState{method: req.Method}
-	st.safe = req.Method == http.MethodGet || req.Method == http.MethodPut || req.Method == http.MethodDelete
-	if v, _ := req.Context().Value(safeKey{}).(bool); v {
-		st.safe = true
-	}
-	return t.next.RoundTrip(req.WithContext(context.WithValue(req.Context(), retryKey{}, st)))
-}
-
-func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if ctx.Err() != nil {
-		return false, ctx.Err()
-	}
-	st, _ := ctx.Value(retryKey{}).(*retryState)
-	if st == nil {
-		st = &retryState{}
-	}
-	st.n++
-	attempt := st.n
-	if err != nil || resp == nil {
-		// No response: the request may have been applied. Only repeat safe ones.
-		if !st.safe {
-			return false, nil
-		}
-		st.wait = backoff(attempt)
-		return true, nil
-	}
-	switch {
-	case resp.StatusCode == http.StatusTooManyRequests || (resp.StatusCode == http.StatusServiceUnavailable && hasRateHeaders(resp)):
-		// Jira rejected the request before doing anything: any method may repeat.
-		w, ok := rateLimitWait(resp.Header, c.now())
-		if !ok {
-			w = backoff(attempt)
-		}
-		if w > c.maxWait {
-			return false, nil // the caller turns this into a deferred, retryable error
-		}
-		st.wait = w
-		return true, nil
-	case resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented:
-		if !st.safe {
-			return false, nil
-		}
-		st.wait = backoff(attempt)
-		return true, nil
-	}
-	return false, nil
-}
-
-func (c *Client) prepareRetry(req *http.Request) error {
-	st, _ := req.Context().Value(retryKey{}).(*retryState)
-	if st == nil || st.wait <= 0 {
-		return nil
-	}
-	return c.sleep(req.Context(), st.wait)
-}
-
-func hasRateHeaders(resp *http.Response) bool {
-	return resp.Header.Get("Retry-After") != "" || resp.Header.Get("X-RateLimit-Reset") != ""
+	return t.next.RoundTrip(r)
 }
 
 // doJSON sends a request built by go-jira and decodes a 2xx answer into out.
@@ -356,45 +231,44 @@ func (c *Client) finish(op string, resp *gojira.Response, err error, out any) er
 	return c.classify(op, hr, err, body)
 }
 
-// classify turns a failed exchange into a registry.TrackerError. It never
-// includes request headers, so credentials cannot leak into messages.
+// classify turns a failed exchange into a registry.TrackerError: Jira's
+// error body rendered, the retry verdict and Fix from trackerhttp. Request
+// headers never reach it, so credentials cannot leak into messages.
 func (c *Client) classify(op string, resp *http.Response, err error, body []byte) error {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("jira: %s: %w", op, err)
+	if resp != nil {
+		err = describe(resp.StatusCode, jiraMessage(body, err))
 	}
-	te := &registry.TrackerError{Tracker: registry.TrackerJira, Op: op}
-	if resp == nil {
-		te.Retryable = true
-		te.Err = fmt.Errorf("no response: %w", stripURL(err))
-		return te
-	}
-	te.Status = resp.StatusCode
-	msg := jiraMessage(body, err)
-	switch s := resp.StatusCode; {
+	return c.http.Classify(op, resp, err, jiraFix)
+}
+
+func describe(s int, msg string) error {
+	switch {
 	case s == http.StatusTooManyRequests || s == http.StatusServiceUnavailable:
-		te.Retryable = true
-		if w, ok := rateLimitWait(resp.Header, c.now()); ok {
-			te.RetryAt = c.now().Add(w)
-		}
-		te.Err = fmt.Errorf("rate limited (%d)%s", s, msg)
+		return fmt.Errorf("rate limited (%d)%s", s, msg)
 	case s >= 500:
-		te.Retryable = true
-		te.Err = fmt.Errorf("server error %d%s", s, msg)
+		return fmt.Errorf("server error %d%s", s, msg)
 	case s == http.StatusUnauthorized:
-		te.Err = fmt.Errorf("unauthorized (401)%s", msg)
-		te.Fix = "check the Jira credentials: email + API token on Cloud, a personal access token on Data Center"
+		return fmt.Errorf("unauthorized (401)%s", msg)
 	case s == http.StatusForbidden:
-		te.Err = fmt.Errorf("forbidden (403)%s", msg)
-		te.Fix = "the risksync account needs Browse, Create, Edit, Transition and Comment permissions in the project"
+		return fmt.Errorf("forbidden (403)%s", msg)
 	case s == http.StatusNotFound:
-		te.Err = fmt.Errorf("not found (404)%s", msg)
+		return fmt.Errorf("not found (404)%s", msg)
 	case s == http.StatusGone:
-		te.Err = fmt.Errorf("endpoint removed (410)%s", msg)
-		te.Fix = "set jira.deployment to match the site (cloud or datacenter)"
-	default:
-		te.Err = fmt.Errorf("rejected (%d)%s", s, msg)
+		return fmt.Errorf("endpoint removed (410)%s", msg)
 	}
-	return te
+	return fmt.Errorf("rejected (%d)%s", s, msg)
+}
+
+func jiraFix(status int, _ *http.Response) string {
+	switch status {
+	case http.StatusUnauthorized:
+		return "check the Jira credentials: email + API token on Cloud, a personal access token on Data Center"
+	case http.StatusForbidden:
+		return "the risksync account needs Browse, Create, Edit, Transition and Comment permissions in the project"
+	case http.StatusGone:
+		return "set jira.deployment to match the site (cloud or datacenter)"
+	}
+	return ""
 }
 
 // jiraMessage renders Jira's {"errorMessages":[...],"errors":{field:msg}}
@@ -419,17 +293,6 @@ func jiraMessage(body []byte, err error) string {
 		return ""
 	}
 	return ": " + strings.Join(parts, "; ")
-}
-
-// stripURL keeps the cause of a transport error without the request URL.
-func stripURL(err error) error {
-	var ue interface{ Unwrap() error }
-	if errors.As(err, &ue) {
-		if inner := ue.Unwrap(); inner != nil {
-			return inner
-		}
-	}
-	return err
 }
 
 // deployment asks serverInfo once (deployment auto) whether this is Cloud.

@@ -13,6 +13,7 @@ import (
 
 	gojira "github.com/andygrunwald/go-jira"
 
+	"github.com/risksync/risksync/internal/connectors/trackerhttp"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/scoring"
 )
@@ -257,7 +258,8 @@ func (c *Client) createEpic(ctx context.Context, st *projectState, spec registry
 	now := c.now()
 	if err := c.doJSON(ctx, op, http.MethodPost, "rest/api/2/issue", body, &created); err != nil {
 		var te *registry.TrackerError
-		if errors.As(err, &te) && (te.Status == 0 || (te.Status >= 500 && te.Status != http.StatusServiceUnavailable)) {
+		var held *trackerhttp.DeferredError // never sent: the outcome is known
+		if errors.As(err, &te) && !errors.As(err, &held) && (te.Status == 0 || (te.Status >= 500 && te.Status != http.StatusServiceUnavailable)) {
 			c.log.Warn("jira: create outcome unknown; the epic may exist", "risk", rk, "project", project)
 		}
 		return registry.EpicResult{}, err

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	gojira "github.com/andygrunwald/go-jira"
+
+	"github.com/risksync/risksync/internal/connectors/trackerhttp"
 )
 
 const (
@@ -133,7 +135,7 @@ func jqlSince(t time.Time, me *account) string {
 // searchPost is search with the query in a POST body (go-jira only GETs).
 // A search changes nothing, so it may be repeated like a GET.
 func (c *Client) searchPost(ctx context.Context, op, jql string, fields []string, expand string, cloud bool) ([]gojira.Issue, error) {
-	ctx = withSafeRetry(ctx)
+	ctx = trackerhttp.WithSafeRetry(ctx)
 	var out []gojira.Issue
 	if cloud {
 		body := map[string]any{"jql": jql, "maxResults": pageSize, "fields": fields}
