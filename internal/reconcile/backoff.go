@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/risksync/risksync/internal/registry"
@@ -38,20 +39,16 @@ func (e *Engine) basis(r *registry.Risk) string {
 	return strconv.FormatInt(r.Version, 10) + "/" + e.opts.ConfigVersion
 }
 
-// loadBackoffs reads every risk's backoff in one statement.
-func (e *Engine) loadBackoffs(ctx context.Context) (map[string]backoff, error) {
-	raw, err := e.opts.Store.StatesWithPrefix(ctx, backoffPrefix)
-	if err != nil {
-		return nil, err
-	}
-	out := make(map[string]backoff, len(raw))
-	for k, v := range raw {
+// backoffsOf picks every risk's backoff from the pass's stored facts.
+func backoffsOf(facts map[string]string) map[string]backoff {
+	out := map[string]backoff{}
+	for k, v := range facts {
 		var b backoff
-		if json.Unmarshal([]byte(v), &b) == nil {
-			out[k[len(backoffPrefix):]] = b
+		if risk, ok := strings.CutPrefix(k, backoffPrefix); ok && json.Unmarshal([]byte(v), &b) == nil {
+			out[risk] = b
 		}
 	}
-	return out, nil
+	return out
 }
 
 // deferred reports whether r is still backing off, and records that in res.

@@ -153,16 +153,18 @@ func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
 		return res
 	}
 	ix := newIndex(risks)
-	for _, name := range e.trackerNames() {
-		if t := live[name]; t != nil {
-			e.intake(ctx, res, ix, name, t, dryRun)
-		}
-	}
-	backoffs, err := e.loadBackoffs(ctx)
+	// The engine's per-pass facts (intake cursors, backoffs) in one statement.
+	facts, err := e.opts.Store.StatesWithPrefix(ctx, intakeCursorPrefix, backoffPrefix)
 	if err != nil {
 		res.fail("", "", "load", err)
 		return res
 	}
+	for _, name := range e.trackerNames() {
+		if t := live[name]; t != nil {
+			e.intake(ctx, res, ix, name, t, facts[intakeCursorKey(name)], dryRun)
+		}
+	}
+	backoffs := backoffsOf(facts)
 	for _, key := range ix.order {
 		if ctx.Err() != nil {
 			res.fail("", "", "push", ctx.Err())

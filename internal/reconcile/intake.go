@@ -13,17 +13,15 @@ import (
 	"github.com/risksync/risksync/internal/registry"
 )
 
-func (e *Engine) intake(ctx context.Context, res *Result, ix *index, name string, t registry.Tracker, dryRun bool) {
+// intake reads the tracker's postmortems changed since its stored cursor.
+func (e *Engine) intake(ctx context.Context, res *Result, ix *index, name string, t registry.Tracker, storedCursor string, dryRun bool) {
 	if !e.opts.Routing.Postmortems[name] {
 		return
 	}
 	cursorName := intakeCursorKey(name)
 	var since time.Time
-	if v, ok, err := e.opts.Store.State(ctx, cursorName); err != nil {
-		res.fail("", name, "intake", err)
-		return
-	} else if ok {
-		since, _ = parseStateTime(v)
+	if storedCursor != "" {
+		since, _ = parseStateTime(storedCursor)
 	}
 	pms, err := t.Postmortems(ctx, since)
 	if err != nil {

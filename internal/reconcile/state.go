@@ -34,7 +34,9 @@ func intakeTableKey(tracker, postmortem string, position int) string {
 }
 
 // intakeCursorKey holds the newest postmortem update read from a tracker.
-func intakeCursorKey(tracker string) string { return "cursor:intake:" + tracker }
+func intakeCursorKey(tracker string) string { return intakeCursorPrefix + tracker }
+
+const intakeCursorPrefix = "cursor:intake:"
 
 // backoffKey holds a risk's failure streak and when it may be tried again.
 func backoffKey(risk string) string { return "backoff:" + risk }

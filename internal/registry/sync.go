@@ -16,8 +16,9 @@ type QueuedNotification struct {
 type SyncStore interface {
 	// State returns a named value, and whether it exists.
 	State(ctx context.Context, name string) (string, bool, error)
-	// StatesWithPrefix returns every named value whose name starts with prefix.
-	StatesWithPrefix(ctx context.Context, prefix string) (map[string]string, error)
+	// StatesWithPrefix returns every named value whose name starts with one
+	// of the prefixes, in one statement.
+	StatesWithPrefix(ctx context.Context, prefixes ...string) (map[string]string, error)
 	// SetState creates or replaces a named value.
 	SetState(ctx context.Context, name, value string) error
 	// DeleteState removes a named value; a missing one is not an error.

@@ -563,6 +563,10 @@ func RunSyncConformance(t *testing.T, open Opener) {
 		if err != nil || len(m) != 2 || m["intent:RISK-2"] != "b" {
 			t.Fatalf("prefix %v %v", m, err)
 		}
+		both, err := s.StatesWithPrefix(ctx, "intent:", "cursor:")
+		if err != nil || len(both) != len(m)+1 {
+			t.Fatalf("two prefixes %v %v", both, err)
+		}
 		if err := s.DeleteState(ctx, "intent:RISK-1"); err != nil {
 			t.Fatal(err)
 		}

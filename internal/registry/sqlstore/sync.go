@@ -26,19 +26,32 @@ func (s *Store) State(ctx context.Context, name string) (string, bool, error) {
 }
 
 // StatesWithPrefix implements registry.SyncStore.
-func (s *Store) StatesWithPrefix(ctx context.Context, prefix string) (map[string]string, error) {
+func (s *Store) StatesWithPrefix(ctx context.Context, prefixes ...string) (map[string]string, error) {
 	var rows []struct {
 		Name  string `db:"name"`
 		Value string `db:"value"`
 	}
-	// A range instead of LIKE: no escaping, and both databases use the primary key.
-	if err := s.selectAll(ctx, s.db, &rows, `SELECT name, value FROM sync_state WHERE name >= ? AND name < ?`, prefix, prefix+"\U0010FFFF"); err != nil {
-		return nil, s.wrap("read states "+prefix, err)
+	out := map[string]string{}
+	if len(prefixes) == 0 {
+		return out, nil
 	}
-	out := make(map[string]string, len(rows))
+	// Ranges instead of LIKE: no escaping, and both databases use the primary
+	// key. Several prefixes still cost one statement.
+	var where []string
+	var args []any
+	for _, p := range prefixes {
+		where = append(where, "(name >= ? AND name < ?)")
+		args = append(args, p, p+"\U0010FFFF")
+	}
+	if err := s.selectAll(ctx, s.db, &rows, `SELECT name, value FROM sync_state WHERE `+strings.Join(where, " OR "), args...); err != nil {
+		return nil, s.wrap("read states "+strings.Join(prefixes, ","), err)
+	}
 	for _, r := range rows {
-		if strings.HasPrefix(r.Name, prefix) {
-			out[r.Name] = r.Value
+		for _, p := range prefixes {
+			if strings.HasPrefix(r.Name, p) {
+				out[r.Name] = r.Value
+				break
+			}
 		}
 	}
 	return out, nil
