@@ -120,7 +120,7 @@ func New(opts Options) (*Client, error) {
 	}
 	c := &Client{
 		cfg: opts.Config, bands: opts.Bands, log: opts.Logger, now: opts.Now,
-		full: opts.FullRefresh,
+		full:    opts.FullRefresh,
 		baseURL: base,
 		meta:    map[string]*projectMeta{}, projects: map[string]*projectState{},
 		created: map[string]createdIssue{},
