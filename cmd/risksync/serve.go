@@ -225,12 +225,12 @@ func (m *Main) stagnantCount(risks []*registry.Risk) int {
 	return n
 }
 
-// backingOff lists the risks a pass skipped after repeated failures, each
+// backingOff lists the risks that wait before their next try, each
 // with the fix its error names, so an operator sees what to change.
 func backingOff(res *reconcile.Result) []reconcile.Failure {
 	var out []reconcile.Failure
 	for _, f := range res.Failures {
-		if f.Step == reconcile.StepBackoff {
+		if f.BackingOff() {
 			out = append(out, f)
 		}
 	}

@@ -94,6 +94,8 @@ func (e *Engine) settleBackoff(ctx context.Context, res *Result, r *registry.Ris
 	} else {
 		b.Until = now.Add(min(backoffBase<<min(b.Streak-1, 20), backoffMax))
 	}
+	until := b.Until
+	worst.RetryAt = &until // the pass says when the risk is tried next
 	v, _ := json.Marshal(b)
 	if err := e.opts.Store.SetState(ctx, backoffKey(r.Key), string(v)); err != nil {
 		res.fail(r.Key, "", "backoff", err)

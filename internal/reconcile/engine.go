@@ -73,6 +73,9 @@ type Failure struct {
 	Fix string `json:"fix,omitempty"`
 }
 
+// BackingOff reports whether the risk is not tried again before RetryAt.
+func (f Failure) BackingOff() bool { return f.Risk != "" && f.RetryAt != nil }
+
 // IntakeAction is a registry change from a postmortem table.
 type IntakeAction struct {
 	Kind       string `json:"kind"` // create | update | recurrence

@@ -99,7 +99,7 @@ func (m *Metrics) ObservePass(res *Result, stagnant int, now time.Time) {
 	m.stagnant.Set(float64(stagnant))
 	m.backingOff.Reset()
 	for _, f := range res.Failures {
-		if f.Step == StepBackoff {
+		if f.BackingOff() {
 			m.backingOff.WithLabelValues(f.Tracker).Inc()
 		}
 	}
