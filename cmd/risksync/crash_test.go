@@ -29,6 +29,9 @@ func TestMain(m *testing.M) {
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		main := NewMain()
 		main.MinWriteInterval = time.Millisecond // the fakes need no pacing
+		if off, err := time.ParseDuration(os.Getenv("RISKSYNC_TEST_NOW_OFFSET")); err == nil {
+			main.Now = func() time.Time { return time.Now().Add(off) } // the fakes' clock
+		}
 		code := main.Run(ctx, args)
 		stop()
 		os.Exit(code)
