@@ -58,9 +58,7 @@ func (e *Engine) pullBack(ctx context.Context, res *Result, ix *index, live map[
 			}
 			if err := e.applyPulled(ctx, ix, r, tg.tracker, st.Link); err != nil {
 				res.fail(r.Key, tg.tracker, "pull-back", err)
-				continue
 			}
-			e.closeReopenedLeftBehind(ctx, res, ix, ix.byKey[r.Key], tg.tracker, st.Link, live)
 		}
 	}
 }
@@ -125,21 +123,4 @@ func (e *Engine) applyPulled(ctx context.Context, ix *index, r *registry.Risk, t
 	}
 	ix.put(updated)
 	return nil
-}
-
-// closeReopenedLeftBehind closes an epic left behind by a move that a
-// person reopened: push ran before pull-back saw it, and a pass that exits
-// 0 must leave no second open epic.
-func (e *Engine) closeReopenedLeftBehind(ctx context.Context, res *Result, ix *index, r *registry.Risk, tracker string, pulled registry.Link, live map[string]registry.Tracker) {
-	if !openState(pulled.State) {
-		return
-	}
-	if _, ok := e.opts.Routing.Route(r.Owner); !ok {
-		return // push leaves such risks alone too
-	}
-	for _, l := range r.Links {
-		if l.Tracker == tracker && l.Key == pulled.Key && !l.Current {
-			e.closeLeftBehind(ctx, res, ix, r, l, live, false)
-		}
-	}
 }

@@ -39,7 +39,7 @@ func (e *Engine) push(ctx context.Context, res *Result, ix *index, r *registry.R
 	cur := r.CurrentLink()
 	if r.Status.Decided() {
 		for _, l := range r.Links {
-			if !l.Current && openState(l.State) {
+			if !l.Current {
 				e.closeLeftBehind(ctx, res, ix, r, l, live, dryRun)
 			}
 		}
@@ -57,10 +57,12 @@ func (e *Engine) push(ctx context.Context, res *Result, ix *index, r *registry.R
 		res.fail(r.Key, route.Tracker, "push", err)
 		return
 	}
-	// Epics left behind by earlier moves are closed; the one this target
-	// already has is reused instead.
+	// Epics left behind by earlier moves are closed, whatever the registry
+	// last stored (a person may have reopened one; the connector answers from
+	// the tracker's state this pass, without a request when it is closed);
+	// the one this target already has is reused instead.
 	for _, l := range r.Links {
-		if !l.Current && openState(l.State) && (linked == nil || l.Key != linked.Key || l.Tracker != linked.Tracker) {
+		if !l.Current && (linked == nil || l.Key != linked.Key || l.Tracker != linked.Tracker) {
 			e.closeLeftBehind(ctx, res, ix, r, l, live, dryRun)
 		}
 	}
@@ -95,7 +97,7 @@ func (e *Engine) push(ctx context.Context, res *Result, ix *index, r *registry.R
 		}
 		ix.put(updated)
 		r = updated
-		if cur != nil && !inTarget(cur, route.Tracker, target) && openState(cur.State) {
+		if cur != nil && !inTarget(cur, route.Tracker, target) {
 			prev := *cur
 			e.closeLeftBehind(ctx, res, ix, r, prev, live, dryRun)
 		}
