@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"maps"
 	"math/rand/v2"
 	"os"
 	"regexp"
@@ -333,9 +332,7 @@ func (w *randomWorld) personActs() {
 			repo, n := e.repoNumber()
 			w.tr.gh.Edit(repo, n, "", func(is *githubtest.Issue) { is.Labels = []string{"risk", "needs-triage"} })
 		} else if w.rng.IntN(2) == 0 {
-			// Keeps risksync-KEY: without it and the [RISK-n] summary, a
-			// left-behind Jira epic is invisible to pull-back (a known defect).
-			w.tr.jr.Edit(e.key, "labels", "risksync-"+key+",needs-triage")
+			w.tr.jr.Edit(e.key, "labels", "needs-triage")
 		} else {
 			w.tr.jr.Edit(e.key, "priority", "Lowest")
 		}
@@ -384,14 +381,7 @@ func (w *randomWorld) converge() {
 	w.logf("converge:")
 	for i := 0; i < 10; i++ {
 		w.tr.jr.Advance(2 * time.Minute) // past create_settle and any Retry-After
-		before := w.statuses()
 		if w.pass("final pass") {
-			// Known defect: a GitHub epic's body shows the risk's status,
-			// which pull-back changes after push, so the next pass rewrites
-			// the body. Settle that one pass instead of failing on it.
-			if !maps.Equal(before, w.statuses()) {
-				w.pass("settle pass (status pulled back)")
-			}
 			return
 		}
 	}
@@ -563,12 +553,4 @@ func (w *randomWorld) checkNoReopenOfPersonsClose(e epicRef, changes []stateChan
 			personClosed = false
 		}
 	}
-}
-
-func (w *randomWorld) statuses() map[string]string {
-	out := map[string]string{}
-	for _, r := range decode[[]map[string]any](w.t, w.tr.ok("risk", "list", "--json")) {
-		out[r["key"].(string)] = r["status"].(string)
-	}
-	return out
 }

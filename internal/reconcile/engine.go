@@ -184,7 +184,18 @@ func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
 			e.settleBackoff(ctx, res, r, first, b, had)
 		}
 	}
+	pushed := make(map[string]registry.Status, len(ix.order))
+	for _, key := range ix.order {
+		pushed[key] = ix.byKey[key].Status
+	}
 	e.pullBack(ctx, res, ix, live, dryRun)
+	// A status the pull-back changed shows on the epic (its body carries it):
+	// push those risks again, so a pass that converged leaves nothing to write.
+	for _, key := range ix.order {
+		if r := ix.byKey[key]; !dryRun && ctx.Err() == nil && r.Status != pushed[key] {
+			e.push(ctx, res, ix, r, live, dryRun)
+		}
+	}
 	for _, key := range ix.order {
 		res.Risks = append(res.Risks, ix.byKey[key])
 	}
