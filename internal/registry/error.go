@@ -13,12 +13,27 @@ const (
 	EINVALID     = "invalid"     // the input is wrong; the message says what and where
 	ENOTFOUND    = "not_found"   // the thing does not exist
 	EUNAVAILABLE = "unavailable" // a dependency (database, tracker) cannot be reached
+	// EUNAUTHORIZED: no valid credentials. EFORBIDDEN: valid, but this
+	// principal may not do this. EPRECONDITION: the caller's version of the
+	// risk is stale (If-Match); nothing was written.
+	EUNAUTHORIZED = "unauthorized"
+	EFORBIDDEN    = "forbidden"
+	EPRECONDITION = "precondition_failed"
 )
 
 // Error is a domain error: a code for programs and a message for people.
 type Error struct {
 	Code    string
 	Message string
+	// Fields names each bad input when there are several (EINVALID).
+	Fields []FieldError
+}
+
+// FieldError is one bad input: where (a field name such as "impact", or
+// "line 12: impact" for an import) and what is wrong, worded for people.
+type FieldError struct {
+	Location string `json:"location"`
+	Message  string `json:"message"`
 }
 
 func (e *Error) Error() string { return e.Message }

@@ -147,6 +147,10 @@ type Risk struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	// Version increases with every stored change (optimistic concurrency).
 	Version int64 `json:"version"`
+	// StatusReason says why a person accepted or retired the risk.
+	StatusReason string `json:"status_reason"`
+	// AcceptedUntil ends an acceptance: the risk returns to active after it.
+	AcceptedUntil *time.Time `json:"accepted_until"`
 
 	Links   []Link   `json:"links"`
 	Sources []Source `json:"sources"`
@@ -172,7 +176,7 @@ func (r *Risk) Clone() *Risk {
 	c.ETTDMinutes, c.ETTRMinutes = cloneP(r.ETTDMinutes), cloneP(r.ETTRMinutes)
 	c.ImpactPercent, c.ETTFDays = cloneP(r.ImpactPercent), cloneP(r.ETTFDays)
 	c.Score = cloneP(r.Score)
-	c.ReviewDueAt, c.LastReviewedAt = cloneP(r.ReviewDueAt), cloneP(r.LastReviewedAt)
+	c.ReviewDueAt, c.LastReviewedAt, c.AcceptedUntil = cloneP(r.ReviewDueAt), cloneP(r.LastReviewedAt), cloneP(r.AcceptedUntil)
 	c.Links = append([]Link(nil), r.Links...)
 	for i := range c.Links {
 		c.Links[i].LastActivityAt = cloneP(c.Links[i].LastActivityAt)
@@ -314,6 +318,8 @@ func Diff(before, after *Risk) []Change {
 	add("owner", optStr(before.Owner), optStr(after.Owner))
 	add("status", optStr(string(before.Status)), optStr(string(after.Status)))
 	add("last_reviewed_at", timeStr(before.LastReviewedAt), timeStr(after.LastReviewedAt))
+	add("status_reason", optStr(before.StatusReason), optStr(after.StatusReason))
+	add("accepted_until", timeStr(before.AcceptedUntil), timeStr(after.AcceptedUntil))
 	return out
 }
 

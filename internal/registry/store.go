@@ -11,6 +11,20 @@ type RiskFilter struct {
 	Owner   string   // a team name; "" means any owner
 	Unowned bool     // only risks without an owner
 	Limit   int      // 0 means no limit
+	Band    string   // only this band; "unscored" for risks without a score
+	// ReviewDueBy keeps risks whose review is due at or before it.
+	ReviewDueBy *time.Time
+	// Text keeps risks whose key, title or description contains it, ignoring case.
+	Text string
+	// After continues a ranked listing after this position (cursor pagination).
+	After *RankPosition
+}
+
+// RankPosition is a place in the ranking: risks rank by score, highest
+// first, unscored last, then by key number.
+type RankPosition struct {
+	Score *float64
+	ID    int64
 }
 
 // Store is the registry's persistence. Implementations: registry/sqlite (the

@@ -147,7 +147,7 @@ func (s *Store) CreateRisk(ctx context.Context, in *registry.Risk, actor string)
 	s.derive(r)
 	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		cols := strings.TrimPrefix(riskColumns, "id, ")
-		if err := s.get(ctx, tx, &r.ID, `INSERT INTO risks (`+cols+`) VALUES (`+placeholders(18)+`) RETURNING id`, riskValues(r)...); err != nil {
+		if err := s.get(ctx, tx, &r.ID, `INSERT INTO risks (`+cols+`) VALUES (`+placeholders(20)+`) RETURNING id`, riskValues(r)...); err != nil {
 			return err
 		}
 		r.Key = registry.FormatKey(r.ID)
@@ -257,6 +257,38 @@ func (s *Store) ListRisks(ctx context.Context, f registry.RiskFilter) ([]*regist
 		where = append(where, "owner = ?")
 		args = append(args, f.Owner)
 	}
+	switch {
+	case f.Band == "unscored":
+		where = append(where, "score IS NULL")
+	case f.Band != "":
+		where = append(where, "band = ?")
+		args = append(args, f.Band)
+	}
+	if f.ReviewDueBy != nil {
+		where = append(where, "review_due_at <= ?")
+		args = append(args, someTime(*f.ReviewDueBy))
+	}
+	if t := strings.ToLower(strings.TrimSpace(f.Text)); t != "" {
+		like := "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(t) + "%"
+		cond := `LOWER(title) LIKE ? ESCAPE '\' OR LOWER(description) LIKE ? ESCAPE '\'`
+		args = append(args, like, like)
+		if id, err := registry.ParseKey(t); err == nil {
+			cond += " OR id = ?"
+			args = append(args, id)
+		}
+		where = append(where, "("+cond+")")
+	}
+	if a := f.After; a != nil {
+		// Keyset pagination in rank order: lower scores, or the same score
+		// and a higher id; unscored risks come last.
+		if a.Score == nil {
+			where = append(where, "(score IS NULL AND id > ?)")
+			args = append(args, a.ID)
+		} else {
+			where = append(where, "(score < ? OR (score = ? AND id > ?) OR score IS NULL)")
+			args = append(args, *a.Score, *a.Score, a.ID)
+		}
+	}
 	cond := ""
 	if len(where) > 0 {
 		cond = " WHERE " + strings.Join(where, " AND ")
@@ -346,11 +378,12 @@ func (s *Store) update(ctx context.Context, key, actor string, fn func(*registry
 		out = r
 		if len(changes) > 0 {
 			r.UpdatedAt, r.Version = now, before.Version+1
-			vals := riskValues(r)[:17] // all but version
+			vals := riskValues(r)
+			vals = append(vals[:17:17], vals[18:]...) // all but version
 			if err := s.exec(ctx, tx, `UPDATE risks SET title = ?, description = ?, impact = ?, scope = ?, likelihood = ?,
 				ettd_minutes = ?, ettr_minutes = ?, impact_percent = ?, ettf_days = ?, score = ?, band = ?,
 				review_due_at = ?, owner = ?, status = ?, last_reviewed_at = ?, created_at = ?, updated_at = ?,
-				version = version + 1 WHERE id = ?`, append(vals, id)...); err != nil {
+				status_reason = ?, accepted_until = ?, version = version + 1 WHERE id = ?`, append(vals, id)...); err != nil {
 				return err
 			}
 		}

@@ -88,11 +88,13 @@ type riskRow struct {
 	CreatedAt      dbTime          `db:"created_at"`
 	UpdatedAt      dbTime          `db:"updated_at"`
 	Version        int64           `db:"version"`
+	StatusReason   string          `db:"status_reason"`
+	AcceptedUntil  dbTime          `db:"accepted_until"`
 }
 
 const riskColumns = `id, title, description, impact, scope, likelihood, ettd_minutes, ettr_minutes,
 	impact_percent, ettf_days, score, band, review_due_at, owner, status, last_reviewed_at,
-	created_at, updated_at, version`
+	created_at, updated_at, version, status_reason, accepted_until`
 
 func (r *riskRow) risk() *registry.Risk {
 	return &registry.Risk{
@@ -103,6 +105,7 @@ func (r *riskRow) risk() *registry.Risk {
 		Score: nullFloat(r.Score), Band: r.Band.String, ReviewDueAt: r.ReviewDueAt.ptr(),
 		Owner: r.Owner.String, Status: registry.Status(r.Status), LastReviewedAt: r.LastReviewedAt.ptr(),
 		CreatedAt: r.CreatedAt.Time, UpdatedAt: r.UpdatedAt.Time, Version: r.Version,
+		StatusReason: r.StatusReason, AcceptedUntil: r.AcceptedUntil.ptr(),
 		Links: []registry.Link{}, Sources: []registry.Source{},
 	}
 }
@@ -112,7 +115,7 @@ func riskValues(r *registry.Risk) []any {
 	return []any{r.Title, r.Description, intArg(r.Impact), intArg(r.Scope), intArg(r.Likelihood),
 		floatArg(r.ETTDMinutes), floatArg(r.ETTRMinutes), floatArg(r.ImpactPercent), floatArg(r.ETTFDays),
 		floatArg(r.Score), strArg(r.Band), optTime(r.ReviewDueAt), strArg(r.Owner), string(r.Status),
-		optTime(r.LastReviewedAt), someTime(r.CreatedAt), someTime(r.UpdatedAt), r.Version}
+		optTime(r.LastReviewedAt), someTime(r.CreatedAt), someTime(r.UpdatedAt), r.Version, r.StatusReason, optTime(r.AcceptedUntil)}
 }
 
 type linkRow struct {

@@ -1,0 +1,85 @@
+package registry
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Role is what a principal may do through the API, the UI or the CLI over
+// the API.
+type Role string
+
+const (
+	RoleReader Role = "reader" // reads everything
+	RoleEditor Role = "editor" // also changes risks (of its teams, when it has teams)
+	RoleAdmin  Role = "admin"  // also manages tokens
+)
+
+// ParseRole reads reader, editor or admin.
+func ParseRole(s string) (Role, error) {
+	switch r := Role(strings.ToLower(strings.TrimSpace(s))); r {
+	case RoleReader, RoleEditor, RoleAdmin:
+		return r, nil
+	}
+	return "", Errorf(EINVALID, "unknown role %q: use reader, editor or admin", s)
+}
+
+// Principal is who asks. Every entry point builds one after authenticating
+// and before touching anything; the service layer authorises with it and
+// records Actor in the history.
+type Principal struct {
+	// Actor is recorded in history: token:<name>, proxy:<email>,
+	// github:<login>, jira:<account>, or the local user in direct mode.
+	Actor string
+	Role  Role
+	// Teams limits an editor to risks owned by these teams (and new risks
+	// for them); empty means every team.
+	Teams []string
+}
+
+// CanRead reports whether p may read the registry.
+func (p Principal) CanRead() bool {
+	return p.Role == RoleReader || p.Role == RoleEditor || p.Role == RoleAdmin
+}
+
+// CanEdit reports whether p may change a risk owned by owner ("" for unowned).
+func (p Principal) CanEdit(owner string) bool {
+	switch p.Role {
+	case RoleAdmin:
+		return true
+	case RoleEditor:
+		return len(p.Teams) == 0 || (owner != "" && slices.Contains(p.Teams, owner))
+	}
+	return false
+}
+
+// CanAdmin reports whether p may manage tokens.
+func (p Principal) CanAdmin() bool { return p.Role == RoleAdmin }
+
+// Token is an API token as stored: only a hash of its secret is kept.
+type Token struct {
+	Name       string     `json:"name"`
+	Role       Role       `json:"role"`
+	Teams      []string   `json:"teams"`
+	CreatedAt  time.Time  `json:"created_at"`
+	ExpiresAt  *time.Time `json:"expires_at"`
+	LastUsedAt *time.Time `json:"last_used_at"`
+	RevokedAt  *time.Time `json:"-"`
+	Hash       string     `json:"-"` // hex SHA-256 of the secret
+}
+
+// TokenStore keeps API tokens.
+type TokenStore interface {
+	// CreateToken stores a new token; ECONFLICT when an unrevoked token has the name.
+	CreateToken(ctx context.Context, t Token) error
+	// Tokens lists unrevoked tokens by name.
+	Tokens(ctx context.Context) ([]Token, error)
+	// TokenByHash finds an unrevoked token by the hash of its secret, or ENOTFOUND.
+	TokenByHash(ctx context.Context, hash string) (*Token, error)
+	// RevokeToken revokes the named token; ENOTFOUND when there is none.
+	RevokeToken(ctx context.Context, name string, at time.Time) error
+	// TouchToken records a use of the token.
+	TouchToken(ctx context.Context, name string, at time.Time) error
+}
