@@ -169,8 +169,16 @@ func (m *Main) riskCommand() *cobra.Command {
 	return cmd
 }
 
-// withBackend runs fn against the registry: the database in direct mode.
+// withBackend runs fn against the registry: the API with --server, else
+// the database.
 func (m *Main) withBackend(ctx context.Context, fn func(riskBackend) error) error {
+	remote, err := m.remote()
+	if err != nil {
+		return err
+	}
+	if remote != nil {
+		return cliError(fn(remote))
+	}
 	return m.withStore(ctx, func(s *openedStore) error {
 		return cliError(fn(localBackend{svc: m.newService(s), who: m.localPrincipal()}))
 	})
