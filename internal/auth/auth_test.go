@@ -152,7 +152,9 @@ func (f *fixture) do(remote string, header map[string][]string) result {
 	return result{code: w.Code, header: w.Header(), body: w.Body.String(), principal: got}
 }
 
-func bearer(s string) map[string][]string { return map[string][]string{"Authorization": {"Bearer " + s}} }
+func bearer(s string) map[string][]string {
+	return map[string][]string{"Authorization": {"Bearer " + s}}
+}
 
 func TestFailuresAre401(t *testing.T) {
 	f := newFixture(t, nil)
