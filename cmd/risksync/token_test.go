@@ -309,3 +309,30 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// Through serve: the proxy header counts from the trusted peer only.
+func TestServeTrustedProxy(t *testing.T) {
+	for _, tc := range []struct {
+		cidrs string
+		code  int
+	}{{`[127.0.0.0/8, "::1"]`, 200}, {`[10.0.0.0/8]`, 401}} {
+		c := newCLI(t)
+		c.writeConfig("sync: {interval: 1h}\nserver: {listen: \"127.0.0.1:0\", auth: {trusted_proxy: {header: X-Forwarded-Email, cidrs: " + tc.cidrs + ", role: reader}}}\n")
+		addr, logs, stop := c.serve(t)
+		req, _ := http.NewRequest("GET", "http://"+addr+"/report", nil)
+		req.Header.Set("X-Forwarded-Email", "alice@example.com")
+		req.Header.Set("X-Forwarded-For", "127.0.0.1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		stop()
+		if resp.StatusCode != tc.code {
+			t.Fatalf("cidrs %s: %d, want %d", tc.cidrs, resp.StatusCode, tc.code)
+		}
+		if !strings.Contains(logs.String(), "only people signed in through the trusted proxy get in") {
+			t.Fatalf("hint does not mention the proxy:\n%s", logs)
+		}
+	}
+}
