@@ -98,7 +98,7 @@ func (m *Main) rootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%s: %w (see %s --help)", cmd.CommandPath(), err, cmd.CommandPath())}
 	})
-	root.AddCommand(m.riskCommand(), m.migrateCommand(), m.configCommand(), m.syncCommand(), m.serveCommand(), m.reportCommand())
+	root.AddCommand(m.riskCommand(), m.migrateCommand(), m.configCommand(), m.syncCommand(), m.serveCommand(), m.reportCommand(), m.tokenCommand())
 	for _, c := range root.Commands() {
 		c.Args = wrapArgs(c.Args)
 	}

@@ -471,6 +471,7 @@ func TestServeReportOnSchedule(t *testing.T) {
 	tr := newTrackers(t, "server: {listen: \"127.0.0.1:0\"}\nsync: {interval: 1s}\nreport: {schedule: \"* * * * *\", webhook_url_env: REPORT_HOOK}\n")
 	tr.env["REPORT_HOOK"] = receiver.URL
 	tr.ok("risk", "add", "--title", "Orphaned snapshots accumulate", "--impact", "4", "--scope", "5", "--likelihood", "3", "--owner", "storage-sre")
+	secret := decode[map[string]any](t, tr.ok("token", "create", "--name", "weekly-review", "--role", "reader", "--json"))["token"].(string)
 	addr, stop := tr.serveInBackground(t)
 	waitFor(t, "the first pass", func() bool { return len(tr.linkOfMaybe("RISK-1")) == 1 })
 	if posts.Load() != 0 {
@@ -498,7 +499,18 @@ func TestServeReportOnSchedule(t *testing.T) {
 	if accepted.Load() != 1 {
 		t.Fatalf("%d accepted deliveries in one week, want 1", accepted.Load())
 	}
-	code, html := httpGet(t, "http://"+addr+"/report")
+	if code, _ := httpGet(t, "http://"+addr+"/report"); code != http.StatusUnauthorized {
+		t.Fatalf("/report without a token: %d", code)
+	}
+	req, _ := http.NewRequest("GET", "http://"+addr+"/report", nil)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	code, html := resp.StatusCode, string(page)
 	if code != 200 || !strings.Contains(html, "<svg") || !strings.Contains(html, "RISK-1") {
 		t.Fatalf("/report %d: %.200s", code, html)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/risksync/risksync/internal/auth"
 	"github.com/risksync/risksync/internal/reconcile"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/registry/sqlite"
@@ -89,10 +91,19 @@ func (m *Main) serve(ctx context.Context) error {
 			reports.afterPass(ctx, res)
 		}}
 
+	authn, err := m.newAuthenticator(s, reg, logger)
+	if err != nil {
+		return err
+	}
+	m.adviseFirstToken(ctx, s, logger)
+
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", m.readyHandler(s, daemon, reports))
-	mux.HandleFunc("GET /report", reports.serveHTML)
+	// People's pages and the API need a principal; health, metrics and
+	// webhooks (signed by the trackers) keep their own rules. The API
+	// mounts here with authn, which satisfies its Authenticate interface.
+	mux.Handle("GET /report", authn.Require(http.HandlerFunc(reports.serveHTML)))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	for _, tracker := range []string{registry.TrackerGitHub, registry.TrackerJira} {
 		h := ts.webhooks[tracker]
@@ -149,6 +160,42 @@ func (m *Main) serve(ctx context.Context) error {
 		logger.Warn("the current pass did not stop in time; an interrupted create is adopted at the next start")
 	}
 	return nil
+}
+
+// newAuthenticator builds what authenticates every request to people's
+// pages and the API: API tokens from the store and, when configured, the
+// trusted single-sign-on proxy. Its failure counter goes on reg.
+func (m *Main) newAuthenticator(s *openedStore, reg prometheus.Registerer, logger *slog.Logger) (*auth.Authenticator, error) {
+	var proxy *auth.Proxy
+	if p := m.cfg.Server.Auth.TrustedProxy; p != nil {
+		prefixes, err := p.Prefixes()
+		if err != nil { // validated when the config was read
+			return nil, fmt.Errorf("serve: server.auth.trusted_proxy: %w", err)
+		}
+		proxy = &auth.Proxy{Header: p.Header, Trusted: prefixes, Role: registry.Role(p.Role)}
+	}
+	return auth.New(auth.Options{Tokens: s, Proxy: proxy, Now: m.Now, Registerer: reg, Logger: logger})
+}
+
+// adviseFirstToken logs, in one line, how to make the first token when no
+// live one exists. Never a token itself.
+func (m *Main) adviseFirstToken(ctx context.Context, s *openedStore, logger *slog.Logger) {
+	ts, err := s.Tokens(ctx)
+	if err != nil {
+		logger.Warn("cannot list API tokens", "err", err)
+		return
+	}
+	now := m.Now()
+	for _, t := range ts {
+		if t.ExpiresAt == nil || now.Before(*t.ExpiresAt) {
+			return
+		}
+	}
+	who := "/report and the API refuse every request"
+	if m.cfg.Server.Auth.TrustedProxy != nil {
+		who = "only people signed in through the trusted proxy get in"
+	}
+	logger.Warn("no live API token: " + who + "; create the first admin token with: risksync token create --name admin --role admin")
 }
 
 // readyHandler answers 200 when the database responds and, on the leader,

@@ -176,3 +176,29 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestTrustedProxy(t *testing.T) {
+	cfg, err := config.Parse([]byte(`
+server:
+  auth:
+    trusted_proxy: {header: X-Forwarded-Email, cidrs: [10.0.0.0/8, "fd00::/8", 192.168.1.7, "::ffff:172.16.0.0/108"], role: editor}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := cfg.Server.Auth.TrustedProxy
+	pfs, err := p.Prefixes()
+	if err != nil || p.Header != "X-Forwarded-Email" || p.Role != "editor" {
+		t.Fatalf("%+v %v", p, err)
+	}
+	var got []string
+	for _, pf := range pfs {
+		got = append(got, pf.String())
+	}
+	if strings.Join(got, " ") != "10.0.0.0/8 fd00::/8 192.168.1.7/32 172.16.0.0/12" {
+		t.Fatalf("prefixes %v", got)
+	}
+	if none, _ := config.Parse(nil); none.Server.Auth.TrustedProxy != nil {
+		t.Fatal("trusted proxy on by default")
+	}
+}

@@ -3,6 +3,12 @@
 // once, validated once.
 package config
 
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+)
+
 // Config is the whole configuration file.
 type Config struct {
 	Database       Database   `yaml:"database"`
@@ -25,7 +31,53 @@ type Database struct {
 }
 
 type Server struct {
-	Listen string `yaml:"listen"`
+	Listen string     `yaml:"listen"`
+	Auth   ServerAuth `yaml:"auth"`
+}
+
+type ServerAuth struct {
+	// TrustedProxy, when set, signs people in from a header that a
+	// single-sign-on proxy sets; nil means API tokens only.
+	TrustedProxy *TrustedProxy `yaml:"trusted_proxy"`
+}
+
+// TrustedProxy: Header is believed only on requests whose direct peer is
+// within CIDRs; those people get Role.
+type TrustedProxy struct {
+	Header string   `yaml:"header"`
+	CIDRs  []string `yaml:"cidrs"`
+	Role   string   `yaml:"role"`
+}
+
+// Prefixes returns the parsed CIDRs; a bare address is a one-address prefix.
+func (p *TrustedProxy) Prefixes() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(p.CIDRs))
+	for _, c := range p.CIDRs {
+		pf, err := parsePrefix(c)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, pf)
+	}
+	return out, nil
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	pf, err := netip.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or fd00::/8", s)
+	}
+	if pf.Addr().Is4In6() { // ::ffff:10.0.0.0/104 means 10.0.0.0/8; peers are compared unmapped
+		if pf.Bits() < 96 {
+			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8 or fd00::/8", s)
+		}
+		pf = netip.PrefixFrom(pf.Addr().Unmap(), pf.Bits()-96)
+	}
+	return pf.Masked(), nil
 }
 
 type Sync struct {

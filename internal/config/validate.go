@@ -23,6 +23,9 @@ func (c *Config) validate(loc locator) error {
 	if _, err := ParseDatabaseURL(c.Database.URL); err != nil {
 		return loc.errorf(err.Error(), "database", "url")
 	}
+	if err := c.validateServerAuth(loc); err != nil {
+		return err
+	}
 	if c.Sync.Interval.Std() < time.Second {
 		return loc.errorf("sync.interval must be at least 1s", "sync", "interval")
 	}
@@ -65,6 +68,39 @@ func (c *Config) validate(loc locator) error {
 	}
 	if err := bothSet(loc, c.Report.WebhookURL(), "report"); err != nil {
 		return err
+	}
+	return nil
+}
+
+// headerRe is an HTTP field name (RFC 9110 token).
+var headerRe = regexp.MustCompile("^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+
+func (c *Config) validateServerAuth(loc locator) error {
+	p := c.Server.Auth.TrustedProxy
+	if p == nil {
+		return nil
+	}
+	at := func(msg string, key ...any) error {
+		return loc.errorf("server.auth.trusted_proxy: "+msg, append([]any{"server", "auth", "trusted_proxy"}, key...)...)
+	}
+	switch h := strings.TrimSpace(p.Header); {
+	case h == "":
+		return at("header is required: the header the proxy sets to the signed-in email, e.g. X-Forwarded-Email", "header")
+	case !headerRe.MatchString(h):
+		return at(fmt.Sprintf("header %q is not an HTTP header name", p.Header), "header")
+	case strings.EqualFold(h, "Authorization") || strings.EqualFold(h, "Cookie"):
+		return at(fmt.Sprintf("header %q carries credentials, not an email: name the header the proxy sets, e.g. X-Forwarded-Email", p.Header), "header")
+	}
+	if len(p.CIDRs) == 0 {
+		return at("cidrs is required: the proxy's source addresses, e.g. [10.0.0.0/8]; the header is believed from nowhere else", "cidrs")
+	}
+	for i, cidr := range p.CIDRs {
+		if _, err := parsePrefix(cidr); err != nil {
+			return at(fmt.Sprintf("cidrs[%d]: %v", i, err), "cidrs", i)
+		}
+	}
+	if r, err := registry.ParseRole(p.Role); err != nil || string(r) != p.Role {
+		return at(fmt.Sprintf("role %q: use reader, editor or admin", p.Role), "role")
 	}
 	return nil
 }

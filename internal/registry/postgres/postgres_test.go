@@ -20,6 +20,7 @@ func TestConformance(t *testing.T) {
 	registrytest.RunConformance(t, registrytest.Backends()["postgres"])
 	registrytest.RunReportConformance(t, registrytest.Backends()["postgres"])
 	registrytest.RunSyncConformance(t, registrytest.Backends()["postgres"])
+	registrytest.RunTokenConformance(t, registrytest.Backends()["postgres"])
 }
 
 func BenchmarkStore(b *testing.B) {

@@ -610,3 +610,128 @@ func RunSyncConformance(t *testing.T, open Opener) {
 		}
 	})
 }
+
+// RunTokenConformance checks the registry.TokenStore part of a store.
+func RunTokenConformance(t *testing.T, open Opener) {
+	ctx := context.Background()
+	hash := func(c byte) string { return strings.Repeat(string(c), 64) }
+	newToken := func(name string, role registry.Role, c byte, at time.Time) registry.Token {
+		return registry.Token{Name: name, Role: role, Hash: hash(c), CreatedAt: at}
+	}
+	t.Run("CreateListFind", func(t *testing.T) {
+		clock := NewClock()
+		s := open(t, DefaultOptions(clock))
+		if ts, err := s.Tokens(ctx); err != nil || len(ts) != 0 {
+			t.Fatalf("empty store: %v %v", ts, err)
+		}
+		exp := clock.Now().Add(90 * 24 * time.Hour)
+		ed := newToken("payments-bot", registry.RoleEditor, 'b', clock.Now())
+		ed.Teams, ed.ExpiresAt = []string{"payments", "checkout"}, &exp
+		for _, tok := range []registry.Token{newToken("admin", registry.RoleAdmin, 'a', clock.Now()), ed} {
+			if err := s.CreateToken(ctx, tok); err != nil {
+				t.Fatalf("create %s: %v", tok.Name, err)
+			}
+		}
+		ts, err := s.Tokens(ctx)
+		if err != nil || len(ts) != 2 || ts[0].Name != "admin" || ts[1].Name != "payments-bot" {
+			t.Fatalf("tokens %+v %v", ts, err)
+		}
+		a, b := ts[0], ts[1]
+		if a.Role != registry.RoleAdmin || len(a.Teams) != 0 || a.Teams == nil || a.ExpiresAt != nil || a.LastUsedAt != nil || !a.CreatedAt.Equal(clock.Now()) {
+			t.Fatalf("admin %+v", a)
+		}
+		if b.Role != registry.RoleEditor || strings.Join(b.Teams, ",") != "checkout,payments" || !registry.SameTime(b.ExpiresAt, &exp) || b.Hash != hash('b') {
+			t.Fatalf("editor %+v", b)
+		}
+		got, err := s.TokenByHash(ctx, hash('b'))
+		if err != nil || got.Name != "payments-bot" || strings.Join(got.Teams, ",") != "checkout,payments" {
+			t.Fatalf("by hash %+v %v", got, err)
+		}
+		_, err = s.TokenByHash(ctx, hash('c'))
+		wantCode(t, err, registry.ENOTFOUND, "no live token")
+	})
+	t.Run("NamesAreUniqueAmongLiveTokens", func(t *testing.T) {
+		clock := NewClock()
+		s := open(t, DefaultOptions(clock))
+		if err := s.CreateToken(ctx, newToken("ci", registry.RoleReader, 'a', clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+		err := s.CreateToken(ctx, newToken("ci", registry.RoleEditor, 'b', clock.Now()))
+		wantCode(t, err, registry.ECONFLICT, `a token named "ci" exists; revoke it first or pick another name`)
+		if strings.Contains(err.Error(), hash('b')) {
+			t.Fatalf("error %q carries the hash", err)
+		}
+		clock.Advance(time.Hour)
+		if err := s.RevokeToken(ctx, "ci", clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		// The name is free again; the revoked token stays out of every answer.
+		if err := s.CreateToken(ctx, newToken("ci", registry.RoleEditor, 'b', clock.Now())); err != nil {
+			t.Fatalf("re-create after revoke: %v", err)
+		}
+		if ts, _ := s.Tokens(ctx); len(ts) != 1 || ts[0].Role != registry.RoleEditor {
+			t.Fatalf("tokens %+v", ts)
+		}
+		_, err = s.TokenByHash(ctx, hash('a'))
+		wantCode(t, err, registry.ENOTFOUND, "no live token")
+		wantCode(t, s.RevokeToken(ctx, "nobody", clock.Now()), registry.ENOTFOUND, `token "nobody" not found`)
+		if err := s.RevokeToken(ctx, "ci", clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, s.RevokeToken(ctx, "ci", clock.Now()), registry.ENOTFOUND, `token "ci" not found`)
+	})
+	t.Run("ConcurrentCreatesOneWins", func(t *testing.T) {
+		clock := NewClock()
+		s := open(t, DefaultOptions(clock))
+		errs := make([]error, 6)
+		var wg sync.WaitGroup
+		for i := range errs {
+			wg.Go(func() { errs[i] = s.CreateToken(ctx, newToken("ci", registry.RoleReader, byte('a'+i), clock.Now())) })
+		}
+		wg.Wait()
+		won := 0
+		for _, err := range errs {
+			if err == nil {
+				won++
+				continue
+			}
+			wantCode(t, err, registry.ECONFLICT, `a token named "ci" exists`)
+		}
+		if won != 1 {
+			t.Fatalf("%d creates won: %v", won, errs)
+		}
+	})
+	t.Run("Invalid", func(t *testing.T) {
+		s := open(t, DefaultOptions(NewClock()))
+		for _, tok := range []registry.Token{
+			{Name: " ", Role: registry.RoleReader, Hash: hash('a')},
+			{Name: "x", Role: "owner", Hash: hash('a')},
+			{Name: "x", Role: registry.RoleReader},
+			{Name: "x", Role: registry.RoleEditor, Hash: hash('a'), Teams: []string{"a,b"}},
+		} {
+			wantCode(t, s.CreateToken(ctx, tok), registry.EINVALID, "")
+		}
+		if ts, _ := s.Tokens(ctx); len(ts) != 0 {
+			t.Fatalf("invalid tokens stored: %+v", ts)
+		}
+	})
+	t.Run("Touch", func(t *testing.T) {
+		clock := NewClock()
+		s := open(t, DefaultOptions(clock))
+		if err := s.CreateToken(ctx, newToken("ci", registry.RoleReader, 'a', clock.Now())); err != nil {
+			t.Fatal(err)
+		}
+		later := clock.Now().Add(time.Hour)
+		for _, at := range []time.Time{later, clock.Now()} { // an older touch does not go back
+			if err := s.TouchToken(ctx, "ci", at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, _ := s.TokenByHash(ctx, hash('a')); got == nil || !registry.SameTime(got.LastUsedAt, &later) {
+			t.Fatalf("last used %+v, want %s", got, later)
+		}
+		if err := s.TouchToken(ctx, "nobody", later); err != nil {
+			t.Fatalf("touching an unknown token: %v", err)
+		}
+	})
+}

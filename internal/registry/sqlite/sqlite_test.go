@@ -10,6 +10,7 @@ func TestConformance(t *testing.T) {
 	registrytest.RunConformance(t, registrytest.Backends()["sqlite"])
 	registrytest.RunReportConformance(t, registrytest.Backends()["sqlite"])
 	registrytest.RunSyncConformance(t, registrytest.Backends()["sqlite"])
+	registrytest.RunTokenConformance(t, registrytest.Backends()["sqlite"])
 }
 
 func BenchmarkStore(b *testing.B) {
