@@ -65,6 +65,9 @@ func (c *Config) applyDefaults() {
 		if j.Deployment == "" {
 			j.Deployment = JiraAuto
 		}
+		if j.Rank == "" {
+			j.Rank = JiraRankOff
+		}
 		if !j.PAT().Set() {
 			if !j.Email().Set() {
 				j.EmailEnv = "JIRA_EMAIL"

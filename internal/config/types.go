@@ -160,7 +160,16 @@ type Jira struct {
 	WebhookSecretEnv  string         `yaml:"webhook_secret_env"`
 	WebhookSecretFile string         `yaml:"webhook_secret_file"`
 	Postmortem        JiraPostmortem `yaml:"postmortem"`
+	// Rank is how risk epics are ordered in each project's backlog:
+	// JiraRankOff (default) or JiraRankByScore.
+	Rank string `yaml:"rank"`
 }
+
+// Jira backlog ranking (jira.rank).
+const (
+	JiraRankOff     = "off"
+	JiraRankByScore = "by_score" // highest score first, ties by key, unscored last
+)
 
 type JiraPostmortem struct {
 	Projects []string `yaml:"projects"`

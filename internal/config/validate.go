@@ -195,6 +195,11 @@ func (j *Jira) validate(loc locator) error {
 	default:
 		return loc.errorf(fmt.Sprintf("jira.deployment %q: use auto, cloud or datacenter", j.Deployment), "jira", "deployment")
 	}
+	switch j.Rank {
+	case JiraRankOff, JiraRankByScore:
+	default:
+		return loc.errorf(fmt.Sprintf("jira.rank %q: use off or by_score", j.Rank), "jira", "rank")
+	}
 	if j.Project != "" && !projectRe.MatchString(j.Project) {
 		return loc.errorf(fmt.Sprintf("jira.project %q must be a project key such as REL", j.Project), "jira", "project")
 	}

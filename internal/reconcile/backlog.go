@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	"github.com/risksync/risksync/internal/registry"
@@ -32,6 +33,19 @@ func (e *Engine) orderBacklogs(ctx context.Context, res *Result, ix *index, live
 		e.record(res, "", name, writes)
 		if err != nil {
 			res.fail("", name, "backlog", err)
+		}
+		// A person's reorder was undone: say why once per epic, as for
+		// other registry-owned values.
+		for _, w := range writes {
+			if !w.Drift {
+				continue
+			}
+			body := fmt.Sprintf("risksync moved this epic back: risk epics are ordered by their score in the risk registry (highest first), "+
+				"so a manual move is undone on the next pass. To change where %s sits, change its ratings with `risksync risk update %s`; "+
+				"the next pass reorders the backlog. This comment is posted once per epic; later moves are silent.", w.Risk, w.Risk)
+			if err := e.commentOnce(ctx, res, live[name], w.Risk, name, w.Target, backlogCommentKey(name, w.Target), body, dryRun); err != nil {
+				res.fail(w.Risk, name, "comment", err)
+			}
 		}
 	}
 }

@@ -23,6 +23,10 @@ func closedKey(tracker, epic string) string { return "closed-by-risksync:" + tra
 // driftCommentKey marks the one explanatory comment on an epic a person edited.
 func driftCommentKey(tracker, epic string) string { return "drift-comment:" + tracker + ":" + epic }
 
+// backlogCommentKey marks the one comment on an epic a person moved in a
+// backlog the registry orders.
+func backlogCommentKey(tracker, epic string) string { return "backlog-comment:" + tracker + ":" + epic }
+
 // intakeCommentKey marks the one problem comment on a postmortem.
 func intakeCommentKey(tracker, postmortem string) string {
 	return "intake-comment:" + tracker + ":" + postmortem

@@ -20,3 +20,7 @@ type BacklogItem struct {
 	Risk *Risk // key, score, band, owner
 	Epic Link  // the risk's current epic
 }
+
+// WriteRank is a backlog move: Target is the epic, Fields["rank"] says
+// which item it now follows (or precedes).
+const WriteRank WriteKind = "rank"

@@ -87,6 +87,9 @@ type Write struct {
 	Tracker string               `json:"tracker"`
 	Target  string               `json:"target"` // the issue key, or the repo/project for a create
 	Fields  map[string][2]string `json:"fields,omitempty"`
+	// Drift is set on a backlog write that undoes a person's change (they
+	// moved a risk epic): the engine explains it once per epic.
+	Drift bool `json:"drift,omitempty"`
 }
 
 // EpicState is an epic's work state from pull-back.

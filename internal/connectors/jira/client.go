@@ -62,6 +62,7 @@ type Client struct {
 	mu       sync.Mutex
 	cloud    *bool                    // serverInfo's deployment type; asked again when lost
 	epicLink *string                  // Data Center's Epic Link field id, "" if none; listed again when lost
+	fields   *fieldIDs                // custom fields found in /field by schema; listed again when lost
 	me       *account                 // the authenticated account; read again from /myself when lost
 	pass     int                      // counts StartPass calls, to know when a mirror is from this pass
 	meta     map[string]*projectMeta  // createmeta per project, this pass only; read again when lost

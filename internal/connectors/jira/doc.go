@@ -24,6 +24,10 @@
 //     mirror older than 10 minutes is refreshed even without StartPass.
 //   - Options.FullRefresh (default 6h): how often a project is listed in full
 //     rather than by "updated >=" (only a full listing notices deleted issues).
+//   - *Client also implements registry.Backlog (rank.go): with jira.rank:
+//     by_score, OrderBacklog ranks each project's risk epics by score with
+//     the fewest moves, reading the order from the Rank field in the search
+//     above (no extra request) and writing through the agile rank API.
 //   - Bands are named in EpicSpec.Band and looked up in Options.Bands.
 //   - AccountID: the authenticated account, to drop webhook notifications
 //     whose Sender is risksync itself.

@@ -145,7 +145,7 @@ func (c *Client) linked(ctx context.Context, st *projectState, rk, key string) (
 		st.byRisk[rk] = key // the registry's link wins over a duplicate
 		return e, nil
 	}
-	issue, resp, err := c.jc.Issue.GetWithContext(ctx, key, &gojira.GetQueryOptions{Fields: strings.Join(searchFields, ","), Expand: "changelog"})
+	issue, resp, err := c.jc.Issue.GetWithContext(ctx, key, &gojira.GetQueryOptions{Fields: strings.Join(st.epicFields(), ","), Expand: "changelog"})
 	if err != nil {
 		err = c.finish("read linked epic "+key+" of "+rk, resp, err, nil)
 		if isNotFound(err) {
@@ -204,7 +204,7 @@ func (c *Client) adoptBySummary(ctx context.Context, st *projectState, rk string
 		if !strings.EqualFold(prop.Value.Key, rk) {
 			continue
 		}
-		issue, resp, gerr := c.jc.Issue.GetWithContext(ctx, key, &gojira.GetQueryOptions{Fields: strings.Join(searchFields, ","), Expand: "changelog"})
+		issue, resp, gerr := c.jc.Issue.GetWithContext(ctx, key, &gojira.GetQueryOptions{Fields: strings.Join(st.epicFields(), ","), Expand: "changelog"})
 		if gerr != nil {
 			return nil, c.finish("read "+key, resp, gerr, nil)
 		}

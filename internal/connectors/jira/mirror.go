@@ -3,7 +3,6 @@ package jira
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,7 +32,8 @@ type epicSnap struct {
 	Resolution           string
 	Created, Updated     time.Time
 	History              []gojira.ChangelogHistory
-	PropOK               bool // the risksync property is known to be right
+	PropOK               bool   // the risksync property is known to be right
+	Rank                 string // the Rank field (LexoRank, sorts lexically); "" when not read
 }
 
 type childSnap struct {
@@ -55,6 +55,8 @@ type projectState struct {
 	children  map[string]*childSnap         // child key → child
 	reported  map[string]registry.EpicState // epic key → state last returned by PullBack
 	dupes     map[string]bool               // risk keys already warned about
+	fields    []string                      // what the epic search asks for, also when reading one by key
+	rankField string                        // the Rank field's id when jira.rank orders backlogs
 }
 
 func newProjectState() *projectState {
@@ -107,10 +109,19 @@ func (c *Client) refresh(ctx context.Context, project string) (*projectState, er
 	if link != "" {
 		fields = append(append([]string(nil), searchFields...), link)
 	}
+	// The backlog's current order rides on this search: no request of its own.
+	rank, err := c.rankFieldID(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if rank != "" {
+		fields = append(append([]string(nil), fields...), rank)
+	}
 	start := c.now()
 	epicClause := fmt.Sprintf("project = %s AND (labels = %s OR issuetype = %s)", quote(project), quote("risk"), quote(c.epicType()))
 	if st == nil || start.Sub(st.fullAt) >= c.full {
 		ns := newProjectState()
+		ns.fields, ns.rankField = fields, rank
 		if st != nil {
 			ns.reported = st.reported
 		}
@@ -137,6 +148,7 @@ func (c *Client) refresh(ctx context.Context, project string) (*projectState, er
 		ns.fullAt = start
 		st = ns
 	} else {
+		st.fields, st.rankField = fields, rank
 		since := jqlSince(st.cursor, me)
 		keys := sortedKeys(st.epics)
 		parts := chunks(keys, 1000)
@@ -257,7 +269,7 @@ func (st *projectState) absorbEpic(is *gojira.Issue, c *Client) {
 			return
 		}
 	}
-	st.put(snapOf(is, rk))
+	st.put(st.ranked(snapOf(is, rk), is))
 	if cur, ok := st.byRisk[rk]; ok && cur != is.Key {
 		// Two epics for one risk: adopt the oldest, say so once.
 		if idNum(cur) < idNum(is.Key) && st.epics[cur] != nil {
@@ -273,7 +285,7 @@ func (st *projectState) absorbEpic(is *gojira.Issue, c *Client) {
 
 // absorbAs keeps an issue read by key as the risk's epic, labelled or not.
 func (st *projectState) absorbAs(is *gojira.Issue, rk string) *epicSnap {
-	e := snapOf(is, rk)
+	e := st.ranked(snapOf(is, rk), is)
 	st.put(e)
 	st.byRisk[rk] = e.Key
 	return e
@@ -360,21 +372,11 @@ func (c *Client) epicLinkField(ctx context.Context) (string, error) {
 	if v != nil {
 		return *v, nil
 	}
-	var fields []struct {
-		ID     string `json:"id"`
-		Schema struct {
-			Custom string `json:"custom"`
-		} `json:"schema"`
-	}
-	if err := c.doJSON(ctx, "list fields", http.MethodGet, "rest/api/2/field", nil, &fields); err != nil {
+	f, err := c.fieldIDs(ctx)
+	if err != nil {
 		return "", err
 	}
-	id := ""
-	for _, f := range fields {
-		if f.Schema.Custom == "com.pyxis.greenhopper.jira:gh-epic-link" {
-			id = f.ID
-		}
-	}
+	id := f.epicLink
 	c.mu.Lock()
 	c.epicLink = &id
 	c.mu.Unlock()

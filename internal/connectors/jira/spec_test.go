@@ -9,10 +9,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/risksync/risksync/internal/config"
 	"github.com/risksync/risksync/internal/connectors/jira"
 	"github.com/risksync/risksync/internal/connectors/jira/jiratest"
+	"github.com/risksync/risksync/internal/registry"
 )
 
 // kin-openapi cannot be imported here: go.sum lacks go.yaml.in/yaml/v4,
@@ -75,6 +77,58 @@ func loadSpec(t *testing.T) *specDoc {
 		t.Skipf("Jira OpenAPI description unavailable: %v", specErr)
 	}
 	return spec
+}
+
+// agileOps are the Jira Software (agile) operations risksync sends. They
+// are not in the platform's OpenAPI description, so each is allowed here
+// explicitly, with its body schema written from Atlassian's Jira Software
+// REST reference:
+//
+//   - PUT /rest/agile/1.0/issue/rank, "Rank issues"
+//     (https://developer.atlassian.com/cloud/jira/software/rest/api-group-issue/;
+//     Data Center: PUT /rest/agile/1.0/issue/rank in the Jira Software
+//     reference). Body: issues (keys or ids, at most 50), rankBeforeIssue or
+//     rankAfterIssue, optional rankCustomFieldId (integer). Answers 204, or
+//     207 with {"entries":[{"issueId","issueKey","status","errors"}]} when
+//     some issues failed; needs the Schedule Issues permission.
+var agileOps = map[string]map[string]any{
+	"PUT " + jiratest.RankRoute: {
+		"type": "object", "additionalProperties": false, "required": []any{"issues"},
+		"properties": map[string]any{
+			"issues":            map[string]any{"type": "array", "items": map[string]any{"type": "string"}},
+			"rankBeforeIssue":   map[string]any{"type": "string"},
+			"rankAfterIssue":    map[string]any{"type": "string"},
+			"rankCustomFieldId": map[string]any{"type": "integer"},
+		},
+	},
+}
+
+// checkAgile validates a request to an allowed agile operation; false when
+// the route is not one.
+func checkAgile(t *testing.T, doc *specDoc, r jiratest.Request) bool {
+	t.Helper()
+	schema, ok := agileOps[r.Method+" "+r.Route]
+	if !ok {
+		return false
+	}
+	if len(r.Query) > 0 {
+		t.Errorf("%s %s: the operation takes no query parameters: %v", r.Method, r.Route, r.Query)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(r.Body, &v); err != nil {
+		t.Errorf("%s %s: body is not a JSON object: %v", r.Method, r.Route, err)
+		return true
+	}
+	if err := doc.validate(schema, v, "body"); err != nil {
+		t.Errorf("%s %s: %v\n%s", r.Method, r.Route, err, r.Body)
+	}
+	issues, _ := v["issues"].([]any)
+	_, before := v["rankBeforeIssue"]
+	_, after := v["rankAfterIssue"]
+	if len(issues) == 0 || len(issues) > 50 || before == after {
+		t.Errorf("%s %s: want 1..50 issues and one of rankBeforeIssue, rankAfterIssue: %s", r.Method, r.Route, r.Body)
+	}
+	return true
 }
 
 var paramRe = regexp.MustCompile(`\{[^}]+\}`)
@@ -242,7 +296,9 @@ func asStrings(v any) []string {
 func TestRequestsMatchOpenAPI(t *testing.T) {
 	doc := loadSpec(t)
 	e := newEnv(t)
+	e.cfg.Rank = config.JiraRankByScore
 	runEverything(t, e)
+	rankEverything(t, e)
 	e.ensure(newRisk(30, "Adopted", 1, 1, 1))
 	bySummary := e.srv.CreateIssue(jiratest.NewIssue{Project: "PAY", Type: "Epic", Summary: "[RISK-31] Lost its labels"})
 	e.srv.SetProperty(bySummary, "risksync", map[string]string{"key": "RISK-31"})
@@ -257,6 +313,10 @@ func TestRequestsMatchOpenAPI(t *testing.T) {
 	seen := map[string]bool{}
 	bodies := 0
 	for _, r := range e.srv.Requests() {
+		if checkAgile(t, doc, r) {
+			seen[r.Method+" "+r.Route] = true
+			continue
+		}
 		v3 := strings.Replace(r.Route, "/rest/api/2/", "/rest/api/3/", 1)
 		op, pathOK := doc.find(r.Method, v3)
 		if !pathOK {
@@ -301,6 +361,7 @@ func TestRequestsMatchOpenAPI(t *testing.T) {
 		"GET /rest/api/2/issue/{issueIdOrKey}/transitions", "POST /rest/api/2/issue/{issueIdOrKey}/transitions",
 		"POST /rest/api/2/issue/{issueIdOrKey}/comment", "GET /rest/api/2/issue/{issueIdOrKey}/properties/{propertyKey}",
 		"PUT /rest/api/2/issue/{issueIdOrKey}/properties/{propertyKey}",
+		"GET /rest/api/2/field", "PUT " + jiratest.RankRoute,
 	} {
 		if !seen[want] {
 			t.Errorf("flow never sent %s", want)
@@ -331,8 +392,16 @@ func TestDataCenterRequestsMatchOpenAPI(t *testing.T) {
 		o.Email, o.APIToken = config.Secret{}, config.Secret{}
 		o.PAT = config.NewSecret(jiratest.PAT)
 	}))
+	e.cfg.Rank = config.JiraRankByScore
 	runEverything(t, e)
+	rankEverything(t, e)
+	if e.srv.Count(http.MethodGet, "/rest/api/2/field") != 1 {
+		t.Errorf("/field read %d times: Epic Link and Rank share one listing", e.srv.Count(http.MethodGet, "/rest/api/2/field"))
+	}
 	for _, r := range e.srv.Requests() {
+		if checkAgile(t, doc, r) {
+			continue
+		}
 		if r.Route == routeSearchOld && r.Method == http.MethodGet {
 			continue
 		}
@@ -350,4 +419,33 @@ func hasQueryParam(op *specOp, name string) bool {
 		}
 	}
 	return false
+}
+
+// rankEverything puts the epics of runEverything out of score order, then
+// ranks them: top and after anchors, a 207 and a 403.
+func rankEverything(t *testing.T, e *env) {
+	t.Helper()
+	e.srv.Advance(time.Minute)
+	e.pass()
+	var items []registry.BacklogItem
+	for i := 1; i <= 4; i++ {
+		r := newRisk(int64(10+i), fmt.Sprintf("Rank %d", i), i, i, i)
+		items = append([]registry.BacklogItem{{Risk: r, Epic: e.ensure(r).Link}}, items...) // highest score first
+	}
+	e.srv.FailRank(items[1].Epic.Key)
+	if _, err := e.c.OrderBacklog(e.ctx, items, false); err == nil {
+		t.Fatal("a 207 with a failed issue passed")
+	}
+	e.srv.Advance(time.Minute)
+	e.pass()
+	if _, err := e.c.OrderBacklog(e.ctx, items, false); err != nil {
+		t.Fatal(err)
+	}
+	e.srv.RankAfter(items[0].Epic.Key, items[3].Epic.Key)
+	e.srv.DenySchedule("PAY")
+	e.srv.Advance(time.Minute)
+	e.pass()
+	if _, err := e.c.OrderBacklog(e.ctx, items, false); err == nil {
+		t.Fatal("a 403 passed")
+	}
 }

@@ -102,6 +102,7 @@ type Server struct {
 	latency    time.Duration
 	slept      []time.Duration
 	extra      []transitionDef
+	rank       rankState
 }
 
 // Project is a seeded project.
@@ -143,6 +144,7 @@ type issue struct {
 	Comments    []Comment
 	History     []History
 	Fields      map[string]any // custom fields
+	rank        string         // LexoRank-like digits; see rank.go
 }
 
 // Comment is a comment on an issue.
@@ -515,6 +517,7 @@ func (s *Server) newIssue(p *Project, typ IssueType) *issue {
 	is := &issue{ID: s.nextID, Key: fmt.Sprintf("%s-%d", p.Key, p.nextNum), project: p, typ: typ,
 		Priority: findPriority(p, p.DefaultPriority, ""), status: s.statuses[StatusToDo],
 		Created: now, Updated: now, Props: map[string]json.RawMessage{}, Fields: map[string]any{}}
+	is.rank = s.nextRank()
 	s.issues = append(s.issues, is)
 	s.byKey[is.Key] = is
 	return is
@@ -667,6 +670,14 @@ func routeOf(path string) string {
 func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, route string, body []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if route == RankRoute { // Jira Software's agile API, beside the platform's
+		if r.Method != http.MethodPut {
+			writeJSON(w, http.StatusMethodNotAllowed, errorBody("Method not allowed."))
+			return
+		}
+		s.rankIssues(w, body)
+		return
+	}
 	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
 	ver := ""
 	if len(segs) >= 3 {
@@ -689,6 +700,7 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, route string, 
 		writeJSON(w, 200, []map[string]any{
 			{"id": "summary", "name": "Summary", "custom": false, "schema": map[string]any{"type": "string", "system": "summary"}},
 			{"id": EpicLinkField, "name": "Epic Link", "custom": true, "schema": map[string]any{"type": "any", "custom": "com.pyxis.greenhopper.jira:gh-epic-link", "customId": 10008}},
+			{"id": RankField, "name": "Rank", "custom": true, "schema": map[string]any{"type": "any", "custom": RankSchema, "customId": RankFieldID}},
 		})
 	case "GET /myself":
 		writeJSON(w, 200, s.user(BotAccountID, true))
@@ -1102,6 +1114,8 @@ func (s *Server) render(is *issue, fields []string, expand string, all bool) map
 						f[name] = map[string]any{"id": strconv.Itoa(p.ID), "key": p.Key}
 					}
 				}
+			case RankField:
+				f[name] = renderRank(is.rank)
 			case EpicLinkField:
 				if is.EpicLink != "" {
 					f[name] = is.EpicLink
