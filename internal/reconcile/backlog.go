@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"fmt"
 	"sort"
 
 	"github.com/risksync/risksync/internal/registry"
@@ -33,8 +34,23 @@ func (e *Engine) orderBacklogs(ctx context.Context, res *Result, ix *index, live
 		if err != nil {
 			res.fail("", name, "backlog", err)
 		}
+		for _, w := range writes {
+			if w.Kind != registry.WriteMove || w.Fields[registry.FieldRestored] == ([2]string{}) {
+				continue
+			}
+			body := fmt.Sprintf("risksync moved this epic back to its place: the order of risk epics comes from the risk registry (highest score first), "+
+				"which is the source of truth for %s. To move it, change the risk's ratings with `risksync risk update %s`; the next pass reorders the backlog. "+
+				"This comment is posted once per epic; later restores are silent.", w.Risk, w.Risk)
+			if err := e.commentOnce(ctx, res, live[name], w.Risk, name, w.Target, orderCommentKey(name, w.Target), body, dryRun); err != nil {
+				res.fail(w.Risk, name, "comment", err)
+			}
+		}
 	}
 }
+
+// orderCommentKey marks the one explanatory comment on an epic a person
+// moved out of score order.
+func orderCommentKey(tracker, epic string) string { return "order-comment:" + tracker + ":" + epic }
 
 // ranksBefore is the registry's ranking: score, highest first, unscored
 // last, then the key's number.

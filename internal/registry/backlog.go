@@ -20,3 +20,11 @@ type BacklogItem struct {
 	Risk *Risk // key, score, band, owner
 	Epic Link  // the risk's current epic
 }
+
+// WriteMove places an item in a backlog; Fields["position"] says where.
+const WriteMove WriteKind = "move"
+
+// FieldRestored is set on a WriteMove that puts back an epic a person had
+// moved out of score order: the engine explains, once per epic, that the
+// registry owns the order.
+const FieldRestored = "restored"
