@@ -83,7 +83,9 @@ type ProjectItem struct {
 	UpdatedBy string
 }
 
-func projectKey(owner string, number int) string { return strings.ToLower(owner) + "#" + strconv.Itoa(number) }
+func projectKey(owner string, number int) string {
+	return strings.ToLower(owner) + "#" + strconv.Itoa(number)
+}
 
 // AddProject creates a project owned by an organisation (org) or a user,
 // with the built-in Title field and a Status single select.
@@ -409,7 +411,9 @@ func cursorPage[T any](w http.ResponseWriter, r *http.Request, items []T, id fun
 	default:
 		end = min(per, len(items))
 	}
-	cursor := func(it T) string { return base64.RawURLEncoding.EncodeToString([]byte("cursor:" + strconv.FormatInt(id(it), 10))) }
+	cursor := func(it T) string {
+		return base64.RawURLEncoding.EncodeToString([]byte("cursor:" + strconv.FormatInt(id(it), 10)))
+	}
 	link := func(key, cur, rel string) string {
 		u := *r.URL
 		v := u.Query()
@@ -747,6 +751,6 @@ func (s *Server) runGraphQL(query string, vars map[string]json.RawMessage) (map[
 
 func invalidVariable(name, key, why string) gqlError {
 	return gqlError{"message": fmt.Sprintf("Variable $%s of type %s! was provided invalid value for %s (%s)", name, graphqlPositionInput, key, why),
-		"locations": []map[string]int{{"line": 1, "column": 10}},
+		"locations":  []map[string]int{{"line": 1, "column": 10}},
 		"extensions": map[string]any{"problems": []map[string]any{{"path": []string{key}, "explanation": why}}}}
 }
