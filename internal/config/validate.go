@@ -216,6 +216,9 @@ func (c *Config) validateTeams(loc locator) error {
 		if tracker == "" {
 			tracker = c.DefaultTracker
 		}
+		if t.GitHubProject != nil && tracker != registry.TrackerGitHub {
+			return at(fmt.Sprintf("github_project applies to teams on github, and this team uses %q", tracker), "github_project")
+		}
 		switch tracker {
 		case "":
 			return at("no tracker: set tracker, or default_tracker with a github or jira section", "tracker")
