@@ -15,7 +15,6 @@ import (
 
 	"github.com/risksync/risksync/internal/config"
 	"github.com/risksync/risksync/internal/connectors/github/githubtest"
-	"github.com/risksync/risksync/internal/ranking"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/scoring"
 )
@@ -503,4 +502,3 @@ func lis(seq []int) int {
 	return len(tails)
 }
 
-var _ = ranking.Moves
