@@ -82,7 +82,7 @@ func TestJiraRankEndToEnd(t *testing.T) {
 	}
 
 	// First placement, in the pass that creates the epics.
-	if out := rc.sync(); !strings.Contains(out, "every risk converged") || !strings.Contains(out, "ranked") {
+	if out := rc.sync(); !strings.Contains(out, "every risk converged") || !strings.Contains(out, "moved") {
 		t.Fatalf("first pass:\n%s", out)
 	}
 	rc.checkOrder("first placement")
@@ -118,7 +118,7 @@ func TestJiraRankEndToEnd(t *testing.T) {
 	order := rc.want()
 	tr.jr.RankBefore(order[40], order[0])
 	w1 := tr.jr.Writes()
-	if out := tr.ok("sync", "--once", "--dry-run"); !strings.Contains(out, "would rank") {
+	if out := tr.ok("sync", "--once", "--dry-run"); !strings.Contains(out, "would move") {
 		t.Fatalf("dry run does not plan the move:\n%s", out)
 	}
 	if tr.jr.Writes() != w1 {

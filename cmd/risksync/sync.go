@@ -95,8 +95,7 @@ func (m *Main) syncOnce(ctx context.Context, logger *slog.Logger, dryRun, asJSON
 func writeSyncResult(w io.Writer, res *reconcile.Result) error {
 	verb := map[registry.WriteKind]string{registry.WriteCreate: "created", registry.WriteUpdate: "updated", registry.WriteClose: "closed",
 		registry.WriteReopen: "reopened", registry.WriteComment: "commented", registry.WriteLabel: "labelled",
-		registry.WriteProperty: "set property", registry.WriteTransition: "transitioned",
-		registry.WriteRank: "ranked"}
+		registry.WriteProperty: "set property", registry.WriteTransition: "transitioned", registry.WriteMove: "moved"}
 	prefix := ""
 	if res.DryRun {
 		prefix = "would "

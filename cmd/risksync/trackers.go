@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/risksync/risksync/internal/config"
 	"github.com/risksync/risksync/internal/connectors/github"
 	"github.com/risksync/risksync/internal/registry"
 )
@@ -36,7 +37,11 @@ func (m *Main) buildTrackers(logger *slog.Logger, observe requestObserver, notif
 		if err != nil {
 			return nil, fmt.Errorf("config %s: %w", m.cfg.Source, err)
 		}
-		c, err := github.New(github.Options{Config: g, Token: token, Bands: bands, Logger: logger.With("tracker", "github"),
+		var projects func(string) *config.GitHubProject
+		if len(m.cfg.GitHubProjects()) > 0 {
+			projects = m.cfg.GitHubProjectFor
+		}
+		c, err := github.New(github.Options{Config: g, Token: token, Bands: bands, Logger: logger.With("tracker", "github"), Projects: projects,
 			HTTPClient: httpClient, Now: m.Now, Sleep: m.Sleep, MinWriteInterval: m.MinWriteInterval,
 			OnRequest: func(method, route string, status int, d time.Duration) { observe("github", method, route, status, d) }})
 		if err != nil {

@@ -16,7 +16,7 @@ func (c *Config) ScoringConfig() scoring.Config {
 			min = *b.MinScore
 		}
 		sc.Bands = append(sc.Bands, scoring.Band{Name: b.Name, MinScore: min, GitHubLabel: b.GitHubLabel,
-			JiraPriority: b.JiraPriority, ReviewEvery: b.ReviewEvery.Std()})
+			JiraPriority: b.JiraPriority, ReviewEvery: b.ReviewEvery.Std(), ProjectPriority: b.ProjectPriority})
 	}
 	return sc
 }

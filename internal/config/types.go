@@ -103,6 +103,8 @@ type Band struct {
 	GitHubLabel    string   `yaml:"github_label"`
 	JiraPriority   string   `yaml:"jira_priority"`
 	ReviewEvery    Duration `yaml:"review_every"`
+	// ProjectPriority is the option of github.project.priority_field for this band, e.g. P0.
+	ProjectPriority string `yaml:"project_priority"`
 }
 
 type Team struct {
@@ -111,6 +113,8 @@ type Team struct {
 	GitHubRepo  string   `yaml:"github_repo"`
 	JiraProject string   `yaml:"jira_project"`
 	Aliases     []string `yaml:"aliases"`
+	// GitHubProject overrides github.project for this team's epics.
+	GitHubProject *GitHubProject `yaml:"github_project"`
 }
 
 type GitHub struct {
@@ -122,6 +126,8 @@ type GitHub struct {
 	WebhookSecretEnv  string           `yaml:"webhook_secret_env"`
 	WebhookSecretFile string           `yaml:"webhook_secret_file"`
 	Postmortem        GitHubPostmortem `yaml:"postmortem"`
+	// Project is the GitHub Project (v2) where managers see the backlog.
+	Project *GitHubProject `yaml:"project"`
 }
 
 type GitHubPostmortem struct {

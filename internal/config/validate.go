@@ -60,6 +60,9 @@ func (c *Config) validate(loc locator) error {
 	if err := c.validateTeams(loc); err != nil {
 		return err
 	}
+	if err := c.validateProjectPriorities(loc); err != nil {
+		return err
+	}
 	if _, err := cron.ParseStandard(c.Report.Schedule); err != nil {
 		return loc.errorf(fmt.Sprintf("report.schedule %q is not a cron expression: %v", c.Report.Schedule, err), "report", "schedule")
 	}
@@ -182,6 +185,9 @@ func (g *GitHub) validate(loc locator) error {
 			return err
 		}
 	}
+	if g.Project != nil {
+		return g.Project.validate(loc, "github.project", "github", "project")
+	}
 	return nil
 }
 
@@ -251,6 +257,9 @@ func (c *Config) validateTeams(loc locator) error {
 		if tracker == "" {
 			tracker = c.DefaultTracker
 		}
+		if t.GitHubProject != nil && tracker != registry.TrackerGitHub {
+			return at(fmt.Sprintf("github_project applies to teams on github, and this team uses %q", tracker), "github_project")
+		}
 		switch tracker {
 		case "":
 			return at("no tracker: set tracker, or default_tracker with a github or jira section", "tracker")
@@ -263,6 +272,11 @@ func (c *Config) validateTeams(loc locator) error {
 			}
 			if t.GitHubRepo != "" && !repoRe.MatchString(t.GitHubRepo) {
 				return at(fmt.Sprintf("github_repo %q must look like owner/name", t.GitHubRepo), "github_repo")
+			}
+			if t.GitHubProject != nil {
+				if err := t.GitHubProject.validate(loc, fmt.Sprintf("teams[%d] (%s): github_project", i, t.Name), "teams", i, "github_project"); err != nil {
+					return err
+				}
 			}
 		case registry.TrackerJira:
 			if c.Jira == nil {

@@ -35,7 +35,7 @@ func (b *backlogTracker) OrderBacklog(_ context.Context, items []registry.Backlo
 		if i < len(b.order) && b.order[i] == k {
 			continue
 		}
-		out = append(out, registry.Write{Kind: registry.WriteRank, Risk: items[i].Risk.Key, Target: k, Drift: b.moved[k]})
+		out = append(out, registry.Write{Kind: registry.WriteMove, Risk: items[i].Risk.Key, Target: k, Drift: b.moved[k]})
 	}
 	if !dryRun {
 		b.order, b.moved = want, map[string]bool{}

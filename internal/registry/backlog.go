@@ -21,6 +21,6 @@ type BacklogItem struct {
 	Epic Link  // the risk's current epic
 }
 
-// WriteRank is a backlog move: Target is the epic, Fields["rank"] says
-// which item it now follows (or precedes).
-const WriteRank WriteKind = "rank"
+// WriteMove places an epic in a backlog (a GitHub project's position, a
+// Jira rank); Fields say where. Drift on it means it undoes a person's move.
+const WriteMove WriteKind = "move"

@@ -34,6 +34,8 @@ type Band struct {
 	GitHubLabel  string
 	JiraPriority string
 	ReviewEvery  time.Duration
+	// ProjectPriority is the option of the GitHub project's priority field.
+	ProjectPriority string
 }
 
 // Config is a scoring model and its bands, highest band first.

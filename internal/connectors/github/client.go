@@ -87,6 +87,10 @@ type Options struct {
 	ListingMaxAge time.Duration
 	// OnRequest is an optional metrics hook, called once per HTTP attempt.
 	OnRequest func(method, route string, status int, d time.Duration)
+	// Projects names the GitHub project that shows the epic of a risk owned
+	// by owner ("" unowned), nil for none: config.GitHubProjectFor. Nil
+	// Projects makes OrderBacklog a no-op.
+	Projects func(owner string) *config.GitHubProject
 }
 
 // Client is the GitHub connector. It is safe for concurrent use; calls on
@@ -102,6 +106,9 @@ type Client struct {
 	epicType  string
 	pmLabel   string
 	ownLabels map[string]bool // lower-cased fixed labels risksync owns
+	// projectsFor says which project shows an owner's epics (Options.Projects).
+	projectsFor func(owner string) *config.GitHubProject
+	graphqlURL  string
 
 	mu sync.Mutex
 	// login caches the token's user (GET /user once); lost, it is read again.
@@ -128,6 +135,8 @@ type Client struct {
 	// that repository's PullBack re-reads them; lost, a restarted client
 	// re-reads every epic's children on first sight anyway.
 	pending map[string]bool
+	// proj caches project ids and the order each project was left in (see project.go).
+	proj projectCache
 }
 
 // New builds a Client. It sends no request.
@@ -169,7 +178,7 @@ func New(opts Options) (*Client, error) {
 		epicType: opts.Config.EpicIssueType, pmLabel: opts.Config.Postmortem.Label,
 		orgTypes: map[string][]string{}, repoLabels: map[string]map[string]bool{}, repos: map[string]*repoState{},
 		etags: map[string]etagEntry{}, own: map[string]time.Time{}, pmCache: map[string][]registry.Postmortem{},
-		pending: map[string]bool{}}
+		pending: map[string]bool{}, projectsFor: opts.Projects}
 	if c.pmLabel == "" {
 		c.pmLabel = "postmortem"
 	}
@@ -181,6 +190,11 @@ func New(opts Options) (*Client, error) {
 	}
 
 	c.http = newHTTP(opts, u.Path)
+	// GHES serves GraphQL at /api/graphql beside /api/v3; github.com at /graphql.
+	c.graphqlURL = baseURL + "graphql"
+	if strings.HasSuffix(baseURL, "/api/v3/") {
+		c.graphqlURL = strings.TrimSuffix(baseURL, "v3/") + "graphql"
+	}
 	ghOpts := []gh.ClientOptionsFunc{gh.WithHTTPClient(c.http.HTTPClient()), gh.WithAuthToken(opts.Token.Reveal()),
 		gh.WithDisableRateLimitCheck(), gh.WithUserAgent("risksync")}
 	if !strings.EqualFold(u.Host, "api.github.com") {

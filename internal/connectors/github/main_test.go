@@ -93,6 +93,9 @@ func checkDocumentedOperations() error {
 	defer sent.Unlock()
 	var bad []string
 	for r := range sent.routes {
+		if r == "POST "+githubtest.RouteGraphQL {
+			continue // not REST: the fake checks the mutation's input against GitHub's GraphQL schema
+		}
 		dep, ok := ops[r]
 		if !ok || dep {
 			bad = append(bad, fmt.Sprintf("%s (documented %v, deprecated %v)", r, ok, dep))

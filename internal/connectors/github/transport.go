@@ -35,6 +35,11 @@ var routePatterns = []struct {
 	{regexp.MustCompile(`^/repos/[^/]+/[^/]+/labels$`), "/repos/{owner}/{repo}/labels"},
 	{regexp.MustCompile(`^/orgs/[^/]+/issue-types$`), "/orgs/{org}/issue-types"},
 	{regexp.MustCompile(`^/user$`), "/user"},
+	{regexp.MustCompile(`^/(orgs|users)/[^/]+/projectsV2/\d+/items/\d+$`), "/{owner_type}/{owner}/projectsV2/{project_number}/items/{item_id}"},
+	{regexp.MustCompile(`^/(orgs|users)/[^/]+/projectsV2/\d+/items$`), "/{owner_type}/{owner}/projectsV2/{project_number}/items"},
+	{regexp.MustCompile(`^/(orgs|users)/[^/]+/projectsV2/\d+/fields$`), "/{owner_type}/{owner}/projectsV2/{project_number}/fields"},
+	{regexp.MustCompile(`^/(orgs|users)/[^/]+/projectsV2/\d+$`), "/{owner_type}/{owner}/projectsV2/{project_number}"},
+	{regexp.MustCompile(`^(/api)?/graphql$`), "/graphql"},
 }
 
 // routeOf turns a request path into its operation template, for metrics

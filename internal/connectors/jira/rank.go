@@ -230,7 +230,7 @@ func (c *Client) rankProject(ctx context.Context, project string, items []regist
 		if n := from[k]; n > 0 {
 			old = strconv.Itoa(n)
 		}
-		return registry.Write{Kind: registry.WriteRank, Risk: riskOf[k], Tracker: registry.TrackerJira, Target: k,
+		return registry.Write{Kind: registry.WriteMove, Risk: riskOf[k], Tracker: registry.TrackerJira, Target: k,
 			Fields: map[string][2]string{"rank": {old, strconv.Itoa(to[k])}}, Drift: personMoved[k]}
 	}
 	calls := batchMoves(moves, desired)

@@ -128,7 +128,7 @@ func TestRankPlacesEpicsInScoreOrderThenWritesNothing(t *testing.T) {
 	if len(w) != 119 || re.srv.Count(http.MethodPut, routeRank) != 3 {
 		t.Fatalf("first placement: %d moves in %d calls, want 119 in 3", len(w), re.srv.Count(http.MethodPut, routeRank))
 	}
-	if w[0].Kind != registry.WriteRank || w[0].Risk == "" || w[0].Drift {
+	if w[0].Kind != registry.WriteMove || w[0].Risk == "" || w[0].Drift {
 		t.Fatalf("write %+v", w[0])
 	}
 	// The mirror saw the pass's own writes: ordering again in the pass is free.

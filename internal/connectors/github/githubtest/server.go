@@ -153,6 +153,7 @@ type Server struct {
 	mu         sync.Mutex
 	repos      map[string]*repo
 	issueTypes map[string][]string // org → enabled type names
+	projects   map[string]*Project // "owner#number" → project (see projects.go)
 	nextID     int64
 	requests   []Request
 	faults     []*Fault
@@ -519,6 +520,7 @@ func (s *Server) routes() {
 	h("POST "+RouteSubIssues, s.postSubIssue)
 	h("GET "+RouteLabels, s.listLabels)
 	h("POST "+RouteLabels, s.postLabel)
+	s.projectRoutes(h)
 }
 
 type rawResponse struct {
@@ -534,6 +536,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	route := ""
 	if _, p, ok := strings.Cut(pattern, " "); ok {
 		route = strings.TrimPrefix(p, "/api/v3")
+		if route == "/api/graphql" {
+			route = RouteGraphQL
+		}
 	}
 	s.mu.Lock()
 	now := s.clock()
