@@ -246,7 +246,7 @@ func TestProjectBacklogEndToEnd(t *testing.T) {
 		t.Fatalf("%d moves to restore, want 1:\n%s", n, out)
 	}
 	is, _ := p.gh.Issue(moved.Issue.Repo, moved.Issue.Number)
-	if len(is.Comments) != 1 || !strings.Contains(is.Comments[0].Body, "order of risk epics comes from the risk registry") {
+	if len(is.Comments) != 1 || !strings.Contains(is.Comments[0].Body, "risk epics are ordered by their score in the risk registry") {
 		t.Fatalf("comments on %s: %+v", moved.Key(), is.Comments)
 	}
 	// Moved again: restored again, silently.
