@@ -27,6 +27,7 @@ func (c *Config) applyDefaults() {
 	if c.Scoring.SLO == 0 {
 		c.Scoring.SLO = 0.999
 	}
+	c.Scoring.Recurrence.applyDefaults()
 	if len(c.Scoring.Bands) == 0 {
 		c.Scoring.Bands = defaultBands(c.Scoring.Model)
 	}
@@ -111,4 +112,19 @@ func defaultBands(model string) []Band {
 		bands[i].MinScore = f(s)
 	}
 	return bands
+}
+
+func (r *Recurrence) applyDefaults() {
+	def := scoring.DefaultRecurrence()
+	if r.Window == 0 {
+		r.Window = Duration(def.Window)
+	}
+	if r.Mode == "" {
+		r.Mode = def.Mode
+	}
+	if r.Likelihood == nil {
+		for _, s := range def.Steps {
+			r.Likelihood = append(r.Likelihood, RecurrenceStep{Min: &s.Min, Rating: &s.Rating})
+		}
+	}
 }

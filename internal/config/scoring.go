@@ -18,5 +18,12 @@ func (c *Config) ScoringConfig() scoring.Config {
 		sc.Bands = append(sc.Bands, scoring.Band{Name: b.Name, MinScore: min, GitHubLabel: b.GitHubLabel,
 			JiraPriority: b.JiraPriority, ReviewEvery: b.ReviewEvery.Std(), ProjectPriority: b.ProjectPriority})
 	}
+	rc := c.Scoring.Recurrence
+	sc.Recurrence = scoring.Recurrence{Window: rc.Window.Std(), Mode: rc.Mode}
+	for _, st := range rc.Likelihood {
+		if st.Min != nil && st.Rating != nil {
+			sc.Recurrence.Steps = append(sc.Recurrence.Steps, scoring.RecurrenceStep{Min: *st.Min, Rating: *st.Rating})
+		}
+	}
 	return sc
 }

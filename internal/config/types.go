@@ -94,6 +94,21 @@ type Scoring struct {
 	// expected_minutes: share × (1 − slo) × 525,960.
 	SLO   float64 `yaml:"slo"`
 	Bands []Band  `yaml:"bands"`
+	// Recurrence is what repeated postmortems of one risk do to its likelihood.
+	Recurrence Recurrence `yaml:"recurrence"`
+}
+
+// Recurrence is scoring.recurrence.
+type Recurrence struct {
+	Window     Duration         `yaml:"window"`
+	Mode       string           `yaml:"mode"` // raise | suggest | off
+	Likelihood []RecurrenceStep `yaml:"likelihood"`
+}
+
+// RecurrenceStep: at least Min occurrences in the window call for Rating.
+type RecurrenceStep struct {
+	Min    *int `yaml:"min"`
+	Rating *int `yaml:"rating"`
 }
 
 type Band struct {

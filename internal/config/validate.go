@@ -164,6 +164,42 @@ func (c *Config) validateScoring(loc locator) error {
 	if prev != 0 {
 		return loc.errorf(fmt.Sprintf("scoring.bands: the last band must start at 0 so every score has a band (it starts at %v)", prev), "scoring", "bands")
 	}
+	return s.Recurrence.validate(loc)
+}
+
+func (r *Recurrence) validate(loc locator) error {
+	switch r.Mode {
+	case scoring.RecurrenceRaise, scoring.RecurrenceSuggest, scoring.RecurrenceOff:
+	default:
+		return loc.errorf(fmt.Sprintf("scoring.recurrence.mode %q: use raise, suggest or off", r.Mode), "scoring", "recurrence", "mode")
+	}
+	if r.Window.Std() < 24*time.Hour {
+		return loc.errorf(fmt.Sprintf("scoring.recurrence.window %s must be at least 1d: occurrences are counted over days", r.Window.Std()), "scoring", "recurrence", "window")
+	}
+	if len(r.Likelihood) == 0 && r.Mode != scoring.RecurrenceOff {
+		return loc.errorf("scoring.recurrence.likelihood: give at least one step such as {min: 2, rating: 4}, or set mode: off", "scoring", "recurrence", "likelihood")
+	}
+	prevMin, prevRating := 0, 0
+	for i, st := range r.Likelihood {
+		at := func(msg, key string) error {
+			return loc.errorf(fmt.Sprintf("scoring.recurrence.likelihood[%d]: %s", i, msg), "scoring", "recurrence", "likelihood", i, key)
+		}
+		switch {
+		case st.Min == nil:
+			return at("min is required: how many occurrences in the window", "min")
+		case st.Rating == nil:
+			return at("rating is required: the likelihood from 1 to 5", "rating")
+		case *st.Min < 1:
+			return at(fmt.Sprintf("min %d must be at least 1", *st.Min), "min")
+		case *st.Rating < 1 || *st.Rating > 5:
+			return at(fmt.Sprintf("rating %d must be a likelihood from 1 to 5", *st.Rating), "rating")
+		case i > 0 && *st.Min <= prevMin:
+			return at(fmt.Sprintf("steps go lowest min first: min %d is not above the previous step's %d", *st.Min, prevMin), "min")
+		case i > 0 && *st.Rating <= prevRating:
+			return at(fmt.Sprintf("more occurrences must call for a higher rating: %d is not above the previous step's %d", *st.Rating, prevRating), "rating")
+		}
+		prevMin, prevRating = *st.Min, *st.Rating
+	}
 	return nil
 }
 

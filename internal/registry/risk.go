@@ -286,6 +286,10 @@ const (
 	ActorSync   = "sync"
 	ActorIntake = "intake"
 	ActorConfig = "config" // rescoring after a change of the scoring configuration
+	// ActorRecurrence raises likelihood after repeated postmortems (scoring.recurrence: raise).
+	ActorRecurrence = "recurrence"
+	// ActorExpiry returns an accepted risk to active when its accepted_until date has passed.
+	ActorExpiry = "expiry"
 )
 
 // Change is one field whose value differs between two versions of a risk.

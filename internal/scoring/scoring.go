@@ -42,6 +42,9 @@ type Band struct {
 type Config struct {
 	Model string
 	Bands []Band
+	// Recurrence is what repeated postmortems do to likelihood; its zero
+	// value is mode off. It does not change derived values (not in Fingerprint).
+	Recurrence Recurrence
 }
 
 // Inputs are what a model reads. A nil rating is missing.
