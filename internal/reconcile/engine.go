@@ -64,7 +64,7 @@ func New(opts Options) *Engine {
 type Failure struct {
 	Risk      string `json:"risk,omitempty"`
 	Tracker   string `json:"tracker,omitempty"`
-	Step      string `json:"step"` // start | intake | push | close | pull-back | comment
+	Step      string `json:"step"` // start | intake | expiry | push | close | pull-back | comment
 	Error     string `json:"error"`
 	Retryable bool   `json:"retryable"`
 	// RetryAt is when the risk is tried again, when that is later than the next pass.
@@ -135,7 +135,7 @@ func (r *Result) fail(risk, tracker, step string, err error) {
 		RetryAt: retryAtOf(err), Fix: fixOf(err)})
 }
 
-// Pass runs intake, push and pull-back once. It applies what it can and
+// Pass runs intake, expiry, push and pull-back once. It applies what it can and
 // reports what did not converge; dryRun makes no tracker and no registry write.
 func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
 	start := e.opts.Now()
@@ -166,6 +166,9 @@ func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
 		if t := live[name]; t != nil {
 			e.intake(ctx, res, ix, name, t, facts[intakeCursorKey(name)], dryRun)
 		}
+	}
+	if ctx.Err() == nil {
+		e.expire(ctx, res, ix, dryRun)
 	}
 	backoffs := backoffsOf(facts)
 	for _, key := range ix.order {

@@ -33,9 +33,14 @@ type harness struct {
 }
 
 func eachBackend(t *testing.T, fn func(t *testing.T, h *harness)) {
+	eachBackendConfig(t, testConfig, fn)
+}
+
+// eachBackendConfig runs fn on each database with the given configuration.
+func eachBackendConfig(t *testing.T, yaml string, fn func(t *testing.T, h *harness)) {
 	for name, open := range registrytest.Backends() {
 		t.Run(name, func(t *testing.T) {
-			cfg, err := config.Parse([]byte(testConfig))
+			cfg, err := config.Parse([]byte(yaml))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -50,9 +50,10 @@ func (e *Engine) intakeOne(ctx context.Context, res *Result, ix *index, t regist
 	st := e.opts.Store
 	tables := postmortem.Parse(pm.Body)
 	unknownOwners := map[int]string{}
-	problems := false
+	// Tables that name an existing risk (or a key) set no field, so their
+	// missing ratings or owner are no problem worth a comment.
+	references := map[int]bool{}
 	for _, tb := range tables {
-		problems = problems || len(tb.Problems) > 0
 		if tb.Title == "" {
 			continue // a table without a Risk row makes no risk; the comment says why
 		}
@@ -66,10 +67,30 @@ func (e *Engine) intakeOne(ctx context.Context, res *Result, ix *index, t regist
 		stateName := intakeTableKey(pm.Tracker, pm.Key, tb.Position)
 		hash := tableHash(tb, owner)
 		action := IntakeAction{Postmortem: pm.Key, Table: tb.Position + 1, Title: tb.Title}
+		refKey, isRef := referencedKey(tb.Title)
 		if r := ix.bySource[sourceID(src.Tracker, src.Key, src.Position)]; r != nil {
 			prev, _, err := st.State(ctx, stateName)
 			if err != nil {
 				return err
+			}
+			if isRef || isRecurrenceSource(r, src) {
+				references[tb.Position] = true
+				if prev == hash {
+					continue
+				}
+				if prev == "" {
+					// Stored as a recurrence but never finished (a crash):
+					// finish it. An edit of a finished one changes nothing.
+					if err := e.confirmRecurrence(ctx, res, ix, t, pm, tb, r, dryRun); err != nil {
+						return err
+					}
+				}
+				if !dryRun {
+					if err := st.SetState(ctx, stateName, hash); err != nil {
+						return err
+					}
+				}
+				continue
 			}
 			if prev == hash {
 				continue
@@ -84,21 +105,35 @@ func (e *Engine) intakeOne(ctx context.Context, res *Result, ix *index, t regist
 				return err
 			}
 			ix.put(updated)
-		} else if r := ix.byTitle[normalizeTitle(tb.Title)]; r != nil {
+		} else if r := existingRisk(ix, tb.Title, refKey, isRef); r != nil || isRef {
+			references[tb.Position] = true
+			if r == nil {
+				if err := e.commentOnce(ctx, res, t, "", pm.Tracker, pm.Key, unknownKeyCommentKey(pm.Tracker, pm.Key, tb.Position, refKey),
+					unknownKeyComment(tb.Position, refKey), dryRun); err != nil {
+					return err
+				}
+				continue // creates nothing; a later edit naming a real key is read again
+			}
 			action.Kind, action.Risk = "recurrence", r.Key
 			res.Intake = append(res.Intake, action)
+			if !dryRun {
+				src.Recurrence = true
+				updated, err := st.UpdateRisk(ctx, r.Key, registry.ActorIntake, func(r *registry.Risk) error {
+					r.Sources = append(r.Sources, src)
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+				ix.put(updated)
+				r = updated
+			}
+			if err := e.confirmRecurrence(ctx, res, ix, t, pm, tb, r, dryRun); err != nil {
+				return err
+			}
 			if dryRun {
 				continue
 			}
-			src.Recurrence = true
-			updated, err := st.UpdateRisk(ctx, r.Key, registry.ActorIntake, func(r *registry.Risk) error {
-				r.Sources = append(r.Sources, src)
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			ix.put(updated)
 		} else {
 			action.Kind = "create"
 			if dryRun {
@@ -119,11 +154,21 @@ func (e *Engine) intakeOne(ctx context.Context, res *Result, ix *index, t regist
 			return err
 		}
 	}
+	var own []postmortem.Table
+	problems := false
+	for _, tb := range tables {
+		if !references[tb.Position] {
+			own = append(own, tb)
+			problems = problems || len(tb.Problems) > 0
+		} else {
+			delete(unknownOwners, tb.Position)
+		}
+	}
 	if !problems && len(unknownOwners) == 0 {
 		return nil
 	}
 	return e.commentOnce(ctx, res, t, "", pm.Tracker, pm.Key, intakeCommentKey(pm.Tracker, pm.Key),
-		postmortem.ProblemComment(tables, unknownOwners, e.opts.Routing.TeamNames()), dryRun)
+		postmortem.ProblemComment(own, unknownOwners, e.opts.Routing.TeamNames()), dryRun)
 }
 
 func applyTable(r *registry.Risk, tb postmortem.Table, owner string) {

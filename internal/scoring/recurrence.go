@@ -70,12 +70,13 @@ func Occurrences(r *registry.Risk) []Occurrence {
 	return out
 }
 
-// InWindow counts the occurrences in (now − window, now].
+// InWindow counts the occurrences after now − window. One stamped a little
+// after now (the store's clock read after the caller's) counts too.
 func (rc Recurrence) InWindow(occ []Occurrence, now time.Time) int {
 	from := now.Add(-rc.Window)
 	n := 0
 	for _, o := range occ {
-		if o.At.After(from) && !o.At.After(now) {
+		if o.At.After(from) {
 			n++
 		}
 	}
