@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -14,10 +14,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/risksync/risksync/internal/api"
 	"github.com/risksync/risksync/internal/reconcile"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/registry/sqlite"
 	"github.com/risksync/risksync/internal/report"
+	"github.com/risksync/risksync/internal/service"
 )
 
 // ShutdownTimeout bounds how long serve takes to stop after SIGTERM.
@@ -94,6 +96,7 @@ func (m *Main) serve(ctx context.Context) error {
 	mux.HandleFunc("GET /readyz", m.readyHandler(s, daemon, reports))
 	mux.HandleFunc("GET /report", reports.serveHTML)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle(api.Prefix+"/", m.apiHandler(s, logger))
 	for _, tracker := range []string{registry.TrackerGitHub, registry.TrackerJira} {
 		h := ts.webhooks[tracker]
 		if h == nil {
@@ -235,4 +238,23 @@ func backingOff(res *reconcile.Result) []reconcile.Failure {
 		}
 	}
 	return out
+}
+
+// apiHandler serves /api/v1 over the one service layer.
+func (m *Main) apiHandler(s *openedStore, logger *slog.Logger) http.Handler {
+	svc := service.New(service.Options{Store: s, Routing: m.cfg.Routing(), Scoring: m.cfg.ScoringConfig(),
+		StagnantAfter: m.cfg.Stagnation.After.Std(), Now: m.Now, Logger: logger})
+	reports := api.ReportFunc(func(ctx context.Context, opts report.Options) (*report.Report, error) {
+		return report.Generate(ctx, report.Deps{Store: s, Scoring: m.cfg.ScoringConfig(),
+			StagnationAfter: m.cfg.Stagnation.After.Std(), Logger: logger}, m.Now(), opts)
+	})
+	return api.New(svc, noTokens{}, reports, api.WithLogger(logger))
+}
+
+// noTokens refuses every API request until API tokens (internal/auth)
+// are wired in: without a way to check a token, nothing is served.
+type noTokens struct{}
+
+func (noTokens) Authenticate(*http.Request) (registry.Principal, error) {
+	return registry.Principal{}, registry.Errorf(registry.EUNAUTHORIZED, "API tokens are not available in this build of risksync: the API refuses every request")
 }
