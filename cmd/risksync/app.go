@@ -37,6 +37,8 @@ type Main struct {
 	OnListen func(addr string)
 
 	configFlag string
+	serverFlag string // --server: the risk commands go through the API
+	tokenFile  string // --token-file: the API token, instead of $RISKSYNC_TOKEN
 	cfg        *config.Config
 }
 
@@ -79,6 +81,9 @@ func (m *Main) rootCommand() *cobra.Command {
 		SilenceErrors: true,
 		// Every command needs the configuration; it is read once, here.
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			if err := m.refuseRemote(cmd); err != nil {
+				return err
+			}
 			cfg, err := config.Load(config.Locate(m.configFlag, m.getenv), m.getenv)
 			if err != nil {
 				return err
@@ -88,6 +93,8 @@ func (m *Main) rootCommand() *cobra.Command {
 		},
 	}
 	root.PersistentFlags().StringVar(&m.configFlag, "config", "", "configuration file (default $RISKSYNC_CONFIG, else ./risksync.yaml if present, else built-in defaults)")
+	root.PersistentFlags().StringVar(&m.serverFlag, "server", "", "send risk and report commands through the risksync API at this URL (default $RISKSYNC_SERVER) with $RISKSYNC_TOKEN")
+	root.PersistentFlags().StringVar(&m.tokenFile, "token-file", "", "read the API token from this file instead of $RISKSYNC_TOKEN")
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{fmt.Errorf("%s: %w (see %s --help)", cmd.CommandPath(), err, cmd.CommandPath())}
 	})

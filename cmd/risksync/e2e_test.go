@@ -647,7 +647,7 @@ func TestJiraIntakeAndNotPlannedEndToEnd(t *testing.T) {
 		t.Fatalf("needs_decision %v", rep["needs_decision"])
 	}
 	// Deciding in the registry settles it; risksync never reopens the person's close.
-	tr.ok("risk", "update", "RISK-1", "--status", "accepted", "--owner", "")
+	tr.ok("risk", "update", "RISK-1", "--status", "accepted", "--reason", "covered by the failover drill", "--owner", "")
 	tr.jr.Advance(time.Minute)
 	tr.ok("sync", "--once")
 	r = decode[map[string]any](t, tr.ok("risk", "show", "RISK-1", "--json"))

@@ -139,7 +139,7 @@ func TestRiskLifecycleJSON(t *testing.T) {
 	}
 
 	// Flags after or before the key; status decided by a person.
-	upd := decode[map[string]any](t, c.ok("risk", "update", "RISK-3", "--likelihood", "1", "--status", "accepted", "--json"))
+	upd := decode[map[string]any](t, c.ok("risk", "update", "RISK-3", "--likelihood", "1", "--status", "accepted", "--reason", "cheaper to live with", "--json"))
 	if upd["score"] != 8.0 || upd["band"] != "low" || upd["status"] != "accepted" {
 		t.Fatalf("updated %v", upd)
 	}
@@ -191,7 +191,7 @@ func TestBadInput(t *testing.T) {
 	c.fail(2, `--scope: "6" is not a rating`, "risk", "add", "--title", "t", "--scope", "6")
 	c.fail(2, `--likelihood: "x" is not a rating`, "risk", "update", "RISK-1", "--likelihood", "x")
 	c.fail(2, `--owner: unknown team "bob": teams are storage-sre, payments`, "risk", "add", "--title", "t", "--owner", "bob")
-	c.fail(2, "--title is required", "risk", "add", "--impact", "1")
+	c.fail(2, "--title: required", "risk", "add", "--impact", "1")
 	c.fail(2, "nothing to change", "risk", "update", "RISK-1")
 	c.fail(2, `--status: status "mitigated" is set by the sync engine`, "risk", "update", "RISK-1", "--status", "mitigated")
 	c.fail(2, "unknown flag: --colour", "risk", "list", "--colour")

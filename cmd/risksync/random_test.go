@@ -223,7 +223,12 @@ func (w *randomWorld) moveOwner() {
 }
 
 func (w *randomWorld) decide() {
-	w.cli("risk", "update", w.randomKey(), "--status", []string{"accepted", "retired", "active", "active"}[w.rng.IntN(4)])
+	status := []string{"accepted", "retired", "active", "active"}[w.rng.IntN(4)]
+	args := []string{"risk", "update", w.randomKey(), "--status", status}
+	if status != "active" {
+		args = append(args, "--reason", "decided in the weekly review")
+	}
+	w.cli(args...)
 }
 
 func (w *randomWorld) pass(what string) bool {

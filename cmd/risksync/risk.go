@@ -1,16 +1,19 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/risksync/risksync/internal/registry"
-	"github.com/risksync/risksync/internal/scoring"
+	"github.com/risksync/risksync/internal/service"
 )
 
 // riskFlags are the inputs shared by risk add and risk update. Ratings are
@@ -19,6 +22,7 @@ type riskFlags struct {
 	title, description, owner               string
 	impact, scope, likelihood               string
 	ettd, ettr, impactPercent, ettf, status string
+	reason, until                           string
 	json                                    bool
 }
 
@@ -36,63 +40,71 @@ func (f *riskFlags) register(fs *pflag.FlagSet, update bool) {
 	fs.BoolVar(&f.json, "json", false, "print the risk as JSON")
 	if update {
 		fs.StringVar(&f.status, "status", "", "active, accepted or retired")
+		fs.StringVar(&f.reason, "reason", "", "why the risk is accepted or retired (required for both)")
+		fs.StringVar(&f.until, "until", "", "an acceptance ends on this date (YYYY-MM-DD); the risk then returns to active")
 		fs.Lookup("owner").Usage += "; empty to unassign"
 	}
 }
 
-// apply copies the flags that were given onto r.
-func (m *Main) applyRiskFlags(cmd *cobra.Command, f *riskFlags, r *registry.Risk) error {
+// change turns the flags that were given into a service.Change. Only the
+// parsing of text happens here; the rules are the service's.
+func (f *riskFlags) change(cmd *cobra.Command) (service.Change, error) {
+	var c service.Change
 	changed := cmd.Flags().Changed
-	if changed("title") {
-		r.Title = f.title
+	text := func(name, v string) service.Field[string] {
+		if !changed(name) {
+			return service.Field[string]{}
+		}
+		return service.Some(v)
 	}
-	if changed("description") {
-		r.Description = f.description
+	c.Title, c.Description, c.StatusReason = text("title", f.title), text("description", f.description), text("reason", f.reason)
+	if changed("owner") {
+		c.Owner = service.Some(f.owner)
 	}
 	for _, rf := range []struct {
 		name string
 		val  string
-		dst  **int
-	}{{"impact", f.impact, &r.Impact}, {"scope", f.scope, &r.Scope}, {"likelihood", f.likelihood, &r.Likelihood}} {
+		dst  *service.Field[int]
+	}{{"impact", f.impact, &c.Impact}, {"scope", f.scope, &c.Scope}, {"likelihood", f.likelihood, &c.Likelihood}} {
 		if !changed(rf.name) {
 			continue
 		}
 		v, err := parseRating(rf.name, rf.val)
 		if err != nil {
-			return err
+			return c, err
 		}
-		*rf.dst = v
+		*rf.dst = service.Field[int]{Set: true, Value: v}
 	}
 	for _, qf := range []struct {
 		name string
 		val  string
-		dst  **float64
-	}{{"ettd-minutes", f.ettd, &r.ETTDMinutes}, {"ettr-minutes", f.ettr, &r.ETTRMinutes},
-		{"impact-percent", f.impactPercent, &r.ImpactPercent}, {"ettf-days", f.ettf, &r.ETTFDays}} {
+		dst  *service.Field[float64]
+	}{{"ettd-minutes", f.ettd, &c.ETTDMinutes}, {"ettr-minutes", f.ettr, &c.ETTRMinutes},
+		{"impact-percent", f.impactPercent, &c.ImpactPercent}, {"ettf-days", f.ettf, &c.ETTFDays}} {
 		if !changed(qf.name) {
 			continue
 		}
 		v, err := parseQuantity(qf.name, qf.val)
 		if err != nil {
-			return err
+			return c, err
 		}
-		*qf.dst = v
-	}
-	if changed("owner") {
-		owner, err := m.resolveOwner(f.owner)
-		if err != nil {
-			return err
-		}
-		r.Owner = owner
+		*qf.dst = service.Field[float64]{Set: true, Value: v}
 	}
 	if changed("status") {
-		st, err := registry.ParseUserStatus(f.status)
-		if err != nil {
-			return usageError{fmt.Errorf("--status: %w", err)}
-		}
-		r.Status = st
+		c.Status = service.Some(registry.Status(strings.ToLower(strings.TrimSpace(f.status))))
 	}
-	return nil
+	if changed("until") {
+		if strings.TrimSpace(f.until) == "" {
+			c.AcceptedUntil = service.Null[time.Time]()
+		} else {
+			d, err := time.Parse(time.DateOnly, strings.TrimSpace(f.until))
+			if err != nil {
+				return c, usageError{fmt.Errorf("--until: %q is not a date: use YYYY-MM-DD", f.until)}
+			}
+			c.AcceptedUntil = service.Some(d)
+		}
+	}
+	return c, nil
 }
 
 // parseRating reads 1..5; an empty value clears the rating (unscored).
@@ -120,18 +132,32 @@ func parseQuantity(name, s string) (*float64, error) {
 	return &v, nil
 }
 
+// flagNames maps the service's field locations to the CLI's flags.
+var flagNames = map[string]string{"status_reason": "--reason", "accepted_until": "--until"}
+
+// cliError words a service error the way the CLI names its inputs: a bad
+// field is a wrong command line (exit 2) naming the flag.
+func cliError(err error) error {
+	var e *registry.Error
+	if !errors.As(err, &e) || e.Code != registry.EINVALID || len(e.Fields) == 0 {
+		return err
+	}
+	msgs := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		loc := strings.TrimPrefix(f.Location, "body.")
+		flag, ok := flagNames[loc]
+		if !ok {
+			flag = "--" + strings.ReplaceAll(loc, "_", "-")
+		}
+		msgs[i] = flag + ": " + f.Message
+	}
+	return usageError{errors.New(strings.Join(msgs, "; "))}
+}
+
 // resolveOwner maps a team name or alias to the team's name.
 func (m *Main) resolveOwner(s string) (string, error) {
-	if strings.TrimSpace(s) == "" {
-		return "", nil
-	}
-	if t := m.cfg.MatchTeam(s); t != nil {
-		return t.Name, nil
-	}
-	if len(m.cfg.Teams) == 0 {
-		return "", usageError{fmt.Errorf("--owner: unknown team %q: no teams are configured (list them under teams: in the config file)", s)}
-	}
-	return "", usageError{fmt.Errorf("--owner: unknown team %q: teams are %s", s, strings.Join(m.cfg.TeamNames(), ", "))}
+	owner, err := m.newService(nil).ResolveOwner(s)
+	return owner, cliError(err)
 }
 
 func (m *Main) riskCommand() *cobra.Command {
@@ -143,6 +169,21 @@ func (m *Main) riskCommand() *cobra.Command {
 	return cmd
 }
 
+// withBackend runs fn against the registry: the API with --server, else
+// the database.
+func (m *Main) withBackend(ctx context.Context, fn func(riskBackend) error) error {
+	remote, err := m.remote()
+	if err != nil {
+		return err
+	}
+	if remote != nil {
+		return cliError(fn(remote))
+	}
+	return m.withStore(ctx, func(s *openedStore) error {
+		return cliError(fn(localBackend{svc: m.newService(s), who: m.localPrincipal()}))
+	})
+}
+
 func (m *Main) riskAddCommand() *cobra.Command {
 	var f riskFlags
 	cmd := &cobra.Command{
@@ -150,15 +191,12 @@ func (m *Main) riskAddCommand() *cobra.Command {
 		Short: "Add a risk (ratings may be left out: the risk is then unscored)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if strings.TrimSpace(f.title) == "" {
-				return usageError{fmt.Errorf("risk add: --title is required: one line naming the failure mode")}
-			}
-			r := &registry.Risk{}
-			if err := m.applyRiskFlags(cmd, &f, r); err != nil {
+			c, err := f.change(cmd)
+			if err != nil {
 				return err
 			}
-			return m.withStore(cmd.Context(), func(s *openedStore) error {
-				created, err := s.CreateRisk(cmd.Context(), r, m.actor())
+			return m.withBackend(cmd.Context(), func(b riskBackend) error {
+				created, err := b.create(cmd.Context(), c)
 				if err != nil {
 					return err
 				}
@@ -170,13 +208,12 @@ func (m *Main) riskAddCommand() *cobra.Command {
 	return cmd
 }
 
-func (m *Main) printChanged(r *registry.Risk, asJSON bool, verb string) error {
+func (m *Main) printChanged(r service.RiskView, asJSON bool, verb string) error {
 	if asJSON {
-		return writeJSON(m.Stdout, newRiskView(r, m.cfg))
+		return writeJSON(m.Stdout, r)
 	}
-	res := m.cfg.ScoringConfig().Evaluate(scoring.InputsOf(r))
-	_, err := fmt.Fprintf(m.Stdout, "%s %s: %s\n  %s\n", r.Key, verb, r.Title, res.Explain(m.cfg.Trackers()...))
-	if err == nil && r.Owner == "" {
+	_, err := fmt.Fprintf(m.Stdout, "%s %s: %s\n  %s\n", r.Key, verb, r.Title, r.Explanation)
+	if err == nil && r.Owner == nil {
 		_, err = fmt.Fprintf(m.Stdout, "  no owner yet: set one with risksync risk update %s --owner TEAM\n", r.Key)
 	}
 	return err
@@ -191,41 +228,23 @@ func (m *Main) riskListCommand() *cobra.Command {
 		Short: "List risks ranked by score, highest first",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var f registry.RiskFilter
+			q := service.Query{Owner: owner}
 			if status != "" {
 				for _, s := range strings.Split(status, ",") {
-					st := registry.Status(strings.TrimSpace(strings.ToLower(s)))
-					if !st.Valid() {
-						return usageError{fmt.Errorf("--status: unknown status %q: use active, mitigating, mitigated, accepted or retired", s)}
-					}
-					f.Status = append(f.Status, st)
+					q.Status = append(q.Status, registry.Status(strings.TrimSpace(strings.ToLower(s))))
 				}
-			}
-			switch {
-			case strings.EqualFold(owner, "unowned") || strings.EqualFold(owner, "none"):
-				f.Unowned = true
-			case owner != "":
-				name, err := m.resolveOwner(owner)
-				if err != nil {
-					return err
-				}
-				f.Owner = name
 			}
 			if limit < 0 {
 				return usageError{fmt.Errorf("--limit must be 0 (all) or more")}
 			}
-			f.Limit = limit
-			return m.withStore(cmd.Context(), func(s *openedStore) error {
-				risks, err := s.ListRisks(cmd.Context(), f)
+			q.Limit = limit
+			return m.withBackend(cmd.Context(), func(b riskBackend) error {
+				risks, err := b.list(cmd.Context(), q)
 				if err != nil {
 					return err
 				}
 				if asJSON {
-					views := make([]riskView, len(risks))
-					for i, r := range risks {
-						views[i] = newRiskView(r, m.cfg)
-					}
-					return writeJSON(m.Stdout, views)
+					return writeJSON(m.Stdout, risks)
 				}
 				return writeRiskTable(m.Stdout, risks, m.Now())
 			})
@@ -246,23 +265,15 @@ func (m *Main) riskShowCommand() *cobra.Command {
 		Short: "Show a risk with its score explanation, epics, sources and history",
 		Args:  exactKey,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return m.withStore(cmd.Context(), func(s *openedStore) error {
-				r, err := s.FindRisk(cmd.Context(), args[0])
+			return m.withBackend(cmd.Context(), func(b riskBackend) error {
+				v, err := b.get(cmd.Context(), args[0], historyLimit)
 				if err != nil {
 					return err
 				}
-				h, err := s.History(cmd.Context(), r.Key, historyLimit)
-				if err != nil {
-					return err
-				}
-				v := newRiskView(r, m.cfg)
 				if asJSON {
-					for _, e := range h {
-						v.History = append(v.History, historyView{At: e.At.UTC(), Actor: e.Actor, Field: e.Field, Old: e.OldValue, New: e.NewValue})
-					}
 					return writeJSON(m.Stdout, v)
 				}
-				return writeRiskDetail(m.Stdout, v, r, h)
+				return writeRiskDetail(m.Stdout, v)
 			})
 		},
 	}
@@ -274,22 +285,20 @@ func (m *Main) riskShowCommand() *cobra.Command {
 func (m *Main) riskUpdateCommand() *cobra.Command {
 	var f riskFlags
 	cmd := &cobra.Command{
-		Use:   "update KEY [--title ..] [--impact N] [--scope N] [--likelihood N] [--owner T] [--status accepted|retired|active]",
+		Use:   "update KEY [--title ..] [--impact N] [--scope N] [--likelihood N] [--owner T] [--status accepted|retired|active [--reason R] [--until DATE]]",
 		Short: "Change a risk; every change is recorded in its history",
 		Args:  exactKey,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if cmd.Flags().NFlag() == 0 || (cmd.Flags().NFlag() == 1 && f.json) {
-				return usageError{fmt.Errorf("risk update: nothing to change: give at least one of --title, --description, --impact, --scope, --likelihood, --owner, --status or a quantitative input")}
-			}
 			// Parse everything before opening the database, so bad input writes nothing.
-			var probe registry.Risk
-			if err := m.applyRiskFlags(cmd, &f, &probe); err != nil {
+			c, err := f.change(cmd)
+			if err != nil {
 				return err
 			}
-			return m.withStore(cmd.Context(), func(s *openedStore) error {
-				updated, err := s.UpdateRisk(cmd.Context(), args[0], m.actor(), func(r *registry.Risk) error {
-					return m.applyRiskFlags(cmd, &f, r)
-				})
+			if c.Empty() {
+				return usageError{fmt.Errorf("risk update: nothing to change: give at least one of --title, --description, --impact, --scope, --likelihood, --owner, --status (with --reason, --until) or a quantitative input")}
+			}
+			return m.withBackend(cmd.Context(), func(b riskBackend) error {
+				updated, err := b.update(cmd.Context(), args[0], c)
 				if err != nil {
 					return err
 				}
@@ -309,15 +318,19 @@ func (m *Main) riskReviewCommand() *cobra.Command {
 		Short: "Record that the risk was reviewed (resets its review due date)",
 		Args:  exactKey,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return m.withStore(cmd.Context(), func(s *openedStore) error {
-				r, err := s.ReviewRisk(cmd.Context(), args[0], m.actor(), note)
+			return m.withBackend(cmd.Context(), func(b riskBackend) error {
+				r, err := b.review(cmd.Context(), args[0], note)
 				if err != nil {
 					return err
 				}
 				if asJSON {
-					return writeJSON(m.Stdout, newRiskView(r, m.cfg))
+					return writeJSON(m.Stdout, r)
 				}
-				_, err = fmt.Fprintf(m.Stdout, "%s reviewed; next review due %s\n", r.Key, date(r.ReviewDueAt))
+				due := "never"
+				if r.ReviewDueAt != nil {
+					due = date(r.ReviewDueAt)
+				}
+				_, err = fmt.Fprintf(m.Stdout, "%s reviewed; next review due %s\n", r.Key, due)
 				return err
 			})
 		},

@@ -196,6 +196,9 @@ func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
 			e.push(ctx, res, ix, r, live, dryRun)
 		}
 	}
+	if ctx.Err() == nil {
+		e.orderBacklogs(ctx, res, ix, live, dryRun)
+	}
 	for _, key := range ix.order {
 		res.Risks = append(res.Risks, ix.byKey[key])
 	}
@@ -213,7 +216,10 @@ func (e *Engine) trackerNames() []string {
 
 func (e *Engine) record(res *Result, risk, tracker string, writes []registry.Write) {
 	for _, w := range writes {
-		w.Risk, w.Tracker = risk, tracker
+		if risk != "" {
+			w.Risk = risk // else the connector named it (backlog moves)
+		}
+		w.Tracker = tracker
 		res.Writes = append(res.Writes, w)
 		if !res.DryRun {
 			e.opts.OnWrite(w)

@@ -111,7 +111,7 @@ func (s *Service) applyDecision(r *registry.Risk, c Change, bad func(field, msg 
 			}
 			r.Status = st
 		case registry.StatusMitigating, registry.StatusMitigated:
-			bad("status", fmt.Sprintf("%q is set by the sync engine from the tracker; people may set active, accepted or retired", st))
+			bad("status", fmt.Sprintf("status %q is set by the sync engine from the tracker; people may set active, accepted or retired", st))
 			return
 		default:
 			bad("status", fmt.Sprintf("unknown status %q: use active, accepted or retired", st))
