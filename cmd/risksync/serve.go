@@ -96,7 +96,7 @@ func (m *Main) serve(ctx context.Context) error {
 	mux.HandleFunc("GET /readyz", m.readyHandler(s, daemon, reports))
 	mux.HandleFunc("GET /report", reports.serveHTML)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.Handle(api.Prefix+"/", m.apiHandler(s, logger))
+	mux.Handle(api.Prefix+"/", m.apiHandler(s, noTokens{}, logger))
 	for _, tracker := range []string{registry.TrackerGitHub, registry.TrackerJira} {
 		h := ts.webhooks[tracker]
 		if h == nil {
@@ -241,14 +241,14 @@ func backingOff(res *reconcile.Result) []reconcile.Failure {
 }
 
 // apiHandler serves /api/v1 over the one service layer.
-func (m *Main) apiHandler(s *openedStore, logger *slog.Logger) http.Handler {
+func (m *Main) apiHandler(s *openedStore, authn api.Authenticator, logger *slog.Logger) http.Handler {
 	svc := service.New(service.Options{Store: s, Routing: m.cfg.Routing(), Scoring: m.cfg.ScoringConfig(),
 		StagnantAfter: m.cfg.Stagnation.After.Std(), Now: m.Now, Logger: logger})
 	reports := api.ReportFunc(func(ctx context.Context, opts report.Options) (*report.Report, error) {
 		return report.Generate(ctx, report.Deps{Store: s, Scoring: m.cfg.ScoringConfig(),
 			StagnationAfter: m.cfg.Stagnation.After.Std(), Logger: logger}, m.Now(), opts)
 	})
-	return api.New(svc, noTokens{}, reports, api.WithLogger(logger))
+	return api.New(svc, authn, reports, api.WithLogger(logger))
 }
 
 // noTokens refuses every API request until API tokens (internal/auth)

@@ -202,16 +202,9 @@ func (a *API) problem(ctx context.Context, err error, where, prefix string) *Pro
 	if fields == nil && where != "" && (status == http.StatusUnprocessableEntity || status == http.StatusNotFound) {
 		fields = []ProblemField{{Location: where, Message: e.Message}}
 	}
-	detail := e.Message
-	if len(e.Fields) > 0 {
-		// Say the locations as the errors list does (body.impact, not impact).
-		parts := make([]string, len(fields))
-		for i, f := range fields {
-			parts[i] = f.Location + ": " + f.Message
-		}
-		detail = strings.Join(parts, "; ")
-	}
-	p = newProblem(status, detail, fields...)
+	// The detail is the service's message, word for word as direct mode
+	// prints it, so the CLI over the API says the same.
+	p = newProblem(status, e.Message, fields...)
 	if status == http.StatusUnauthorized {
 		p.header = http.Header{"Www-Authenticate": {`Bearer realm="risksync"`}}
 	}

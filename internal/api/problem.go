@@ -87,7 +87,8 @@ func humaError(status int, msg string, errs ...error) huma.StatusError {
 	case len(fields) > 0:
 		parts := make([]string, len(fields))
 		for i, f := range fields {
-			parts[i] = strings.TrimPrefix(f.Location+": ", ": ") + f.Message
+			// Worded as the service words its errors: "impact: …".
+			parts[i] = strings.TrimPrefix(strings.TrimPrefix(f.Location+": ", ": "), "body.") + f.Message
 		}
 		detail = strings.Join(parts, "; ")
 	}
