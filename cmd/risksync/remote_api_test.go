@@ -77,3 +77,46 @@ func TestRemoteModeMatchesDirect(t *testing.T) {
 	remote.env["RISKSYNC_TOKEN"] = "rsk_wrong"
 	remote.fail(1, "server refused the token (401)", "risk", "list")
 }
+
+// The CLI over a real daemon: tokens made with `token create`, roles and
+// teams enforced by the server, history recording the token, and the
+// commands that need the database refusing --server.
+func TestRemoteModeAgainstServe(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		tr := newTrackers(t, "server: {listen: \"127.0.0.1:0\"}\nsync: {interval: 1h}\n")
+		if u := dbURL(t); u != "" {
+			tr.env["RISKSYNC_DATABASE_URL"] = u
+		}
+		token := func(name, role string, teams ...string) string {
+			args := []string{"token", "create", "--name", name, "--role", role, "--json"}
+			for _, team := range teams {
+				args = append(args, "--team", team)
+			}
+			return decode[map[string]any](t, tr.ok(args...))["token"].(string)
+		}
+		editor, reader := token("pay-bot", "editor", "payments"), token("dashboard", "reader")
+		addr, stop := tr.serveInBackground(t)
+		defer func() {
+			if err := stop(); err != nil {
+				t.Error(err)
+			}
+		}()
+		remote := &cli{t: t, dir: tr.dir, env: map[string]string{"RISKSYNC_SERVER": "http://" + addr, "RISKSYNC_TOKEN": editor}}
+		added := decode[map[string]any](t, remote.ok("risk", "add", "--title", "Checkout latency", "--impact", "2", "--scope", "4", "--likelihood", "5", "--owner", "payments", "--json"))
+		key := added["key"].(string)
+		remote.fail(1, "server refused (403)", "risk", "add", "--title", "Not ours", "--impact", "1", "--owner", "storage-sre")
+		remote.ok("risk", "update", key, "--status", "accepted", "--reason", "absorbed by retries", "--until", "2099-01-01")
+		remote.env["RISKSYNC_TOKEN"] = reader
+		if got := decode[[]map[string]any](t, remote.ok("risk", "list", "--json")); len(got) != 1 || got[0]["status_reason"] != "absorbed by retries" || got[0]["accepted_until"] != "2099-01-01" {
+			t.Fatalf("list through the API: %v", got)
+		}
+		remote.fail(1, "reader role", "risk", "review", key)
+		h := decode[map[string]any](t, tr.ok("risk", "show", key, "--json"))["history"].([]any)
+		if h[len(h)-1].(map[string]any)["actor"] != "token:pay-bot" {
+			t.Fatalf("history actor %v", h[len(h)-1])
+		}
+		for _, args := range [][]string{{"sync", "--once"}, {"migrate"}, {"token", "list"}, {"serve"}} {
+			remote.fail(2, "cannot go through --server", args...)
+		}
+	})
+}
