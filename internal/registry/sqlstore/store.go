@@ -38,14 +38,18 @@ type Store struct {
 	derive  registry.Deriver
 	now     func() time.Time
 
-	statements atomic.Int64
+	// tx is set on the store a Batch hands out: every method then runs in
+	// that transaction instead of its own.
+	tx *sqlx.Tx
+
+	statements *atomic.Int64 // shared with the batch stores
 }
 
 var _ registry.Store = (*Store)(nil)
 
 // New wraps an open, migrated database.
 func New(db *sqlx.DB, d Dialect, opts registry.StoreOptions) *Store {
-	s := &Store{db: db, dialect: d, derive: opts.Derive, now: opts.Now}
+	s := &Store{db: db, dialect: d, derive: opts.Derive, now: opts.Now, statements: new(atomic.Int64)}
 	if s.derive == nil {
 		s.derive = func(*registry.Risk) {}
 	}
@@ -69,7 +73,20 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 func (s *Store) Statements() int64 { return s.statements.Load() }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.tx != nil {
+		return registry.Errorf(registry.EINTERNAL, "%s: close inside a batch: close the store the batch came from", s.dialect.Name)
+	}
+	return s.db.Close()
+}
+
+// q is where queries go: the batch's transaction, or the pool.
+func (s *Store) q() queryer {
+	if s.tx != nil {
+		return s.tx
+	}
+	return s.db
+}
 
 type queryer interface {
 	GetContext(ctx context.Context, dest any, query string, args ...any) error
@@ -93,8 +110,12 @@ func (s *Store) exec(ctx context.Context, q queryer, query string, args ...any) 
 	return err
 }
 
-// inTx runs fn in a transaction, rolled back when fn fails.
+// inTx runs fn in a transaction, rolled back when fn fails. Inside a batch
+// it runs fn in the batch's transaction, which commits or rolls back as one.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	if s.tx != nil {
+		return fn(s.tx)
+	}
 	s.statements.Add(1)
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -106,6 +127,24 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	}
 	s.statements.Add(1)
 	return tx.Commit()
+}
+
+// Batch implements registry.Store.
+func (s *Store) Batch(ctx context.Context, fn func(tx registry.Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	var fnErr error
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		b := *s
+		b.tx = tx
+		fnErr = fn(&b)
+		return fnErr
+	})
+	if err != nil && err == fnErr {
+		return err // already worded by the operation that failed
+	}
+	return s.wrap("batch", err)
 }
 
 // wrap names the operation on storage failures; domain errors pass unchanged
@@ -190,7 +229,7 @@ func (s *Store) FindRisk(ctx context.Context, key string) (*registry.Risk, error
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.loadRisk(ctx, s.db, id, "")
+	r, err := s.loadRisk(ctx, s.q(), id, "")
 	if err != nil {
 		return nil, s.wrap("find risk "+registry.FormatKey(id), err)
 	}
@@ -298,7 +337,7 @@ func (s *Store) ListRisks(ctx context.Context, f registry.RiskFilter) ([]*regist
 		limit = fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
 	var rows []riskRow
-	if err := s.selectAll(ctx, s.db, &rows, `SELECT `+riskColumns+` FROM risks`+cond+` ORDER BY `+s.dialect.RankOrder+limit, args...); err != nil {
+	if err := s.selectAll(ctx, s.q(), &rows, `SELECT `+riskColumns+` FROM risks`+cond+` ORDER BY `+s.dialect.RankOrder+limit, args...); err != nil {
 		return nil, s.wrap("list risks", err)
 	}
 	out := make([]*registry.Risk, len(rows))
@@ -314,7 +353,7 @@ func (s *Store) ListRisks(ctx context.Context, f registry.RiskFilter) ([]*regist
 	if limit != "" {
 		idQuery += ` ORDER BY ` + s.dialect.RankOrder + limit
 	}
-	if err := s.attach(ctx, s.db, byID, idQuery, args); err != nil {
+	if err := s.attach(ctx, s.q(), byID, idQuery, args); err != nil {
 		return nil, s.wrap("list risks", err)
 	}
 	return out, nil
@@ -576,7 +615,7 @@ func (s *Store) History(ctx context.Context, key string, limit int) ([]registry.
 		args = append(args, limit)
 	}
 	var rows []historyRow
-	if err := s.selectAll(ctx, s.db, &rows, q, args...); err != nil {
+	if err := s.selectAll(ctx, s.q(), &rows, q, args...); err != nil {
 		return nil, s.wrap("history of "+key, err)
 	}
 	if len(rows) == 0 { // every risk has its creation in history
