@@ -372,3 +372,10 @@ func SameTime(a, b *time.Time) bool {
 func NormalizeTitle(s string) string {
 	return strings.TrimRight(strings.ToLower(strings.Join(strings.Fields(s), " ")), ".!;:")
 }
+
+// Field is an optional input to a change: Set says it was given; a nil
+// Value then clears it. service.Field is this type.
+type Field[T any] struct {
+	Set   bool
+	Value *T
+}
