@@ -16,9 +16,9 @@ import (
 	"github.com/risksync/risksync/internal/service"
 )
 
-// directService is the service over the local database, acting as the
+// importExportService is the service over the local database, acting as the
 // person at the terminal: direct mode has the database, so it is admin.
-func (m *Main) directService(s *openedStore) (*service.Service, registry.Principal) {
+func (m *Main) importExportService(s *openedStore) (*service.Service, registry.Principal) {
 	svc := service.New(service.Options{Store: s.Store, Routing: m.cfg.Routing(), Scoring: m.cfg.ScoringConfig(),
 		StagnantAfter: time.Duration(m.cfg.Stagnation.After), Now: m.Now})
 	return svc, registry.Principal{Actor: m.actor(), Role: registry.RoleAdmin}
@@ -77,7 +77,7 @@ whole import and nothing is written. See README "Import and export".`,
 			}
 			var res service.ImportResult
 			err = m.withImportStore(cmd.Context(), dryRun, func(s *openedStore) error {
-				svc, who := m.directService(s)
+				svc, who := m.importExportService(s)
 				res, err = svc.Import(cmd.Context(), who, rows, dryRun)
 				return err
 			})
@@ -151,16 +151,11 @@ func (m *Main) importFailed(res service.ImportResult, format string, asJSON bool
 	if format == riskfile.JSON {
 		where = "item"
 	}
-	rows := map[int]bool{}
 	msgs := make([]string, 0, min(len(res.Errors), shownErrors)+1)
 	for i, e := range res.Errors {
-		rows[e.Line] = true
 		if i == shownErrors {
 			msgs = append(msgs, fmt.Sprintf("and %d more (--json lists them all)", len(res.Errors)-shownErrors))
-			continue
-		}
-		if i > shownErrors {
-			continue
+			break
 		}
 		var loc []string
 		if e.Line > 0 {
@@ -171,11 +166,7 @@ func (m *Main) importFailed(res service.ImportResult, format string, asJSON bool
 		}
 		msgs = append(msgs, strings.Join(append(loc, e.Message), ": "))
 	}
-	what := fmt.Sprintf("%d bad rows", len(rows))
-	if len(rows) == 1 {
-		what = "1 bad row"
-	}
-	return errors.New("risk import: " + what + ", nothing written: " + strings.Join(msgs, "; "))
+	return errors.New("risk import: " + service.BadRows(res.Errors) + ", nothing written: " + strings.Join(msgs, "; "))
 }
 
 func (m *Main) riskExportCommand() *cobra.Command {
@@ -190,7 +181,7 @@ func (m *Main) riskExportCommand() *cobra.Command {
 				return usageError{fmt.Errorf("risk export: --format %q: use csv or json", format)}
 			}
 			return m.withStore(cmd.Context(), func(s *openedStore) error {
-				svc, who := m.directService(s)
+				svc, who := m.importExportService(s)
 				risks, err := svc.Export(cmd.Context(), who)
 				if err != nil {
 					return err

@@ -156,9 +156,12 @@ func (s *Service) planImport(ctx context.Context, st registry.Store, who registr
 			}
 		}
 		if prev, dup := claimed[claim]; dup {
-			if p.target != nil {
+			switch {
+			case row.Key != "":
 				fail(row, "key", fmt.Sprintf("%s is also on line %d: a file changes each risk once", p.target.Key, prev))
-			} else {
+			case p.target != nil:
+				fail(row, "title", fmt.Sprintf("matches %s, which is also on line %d: a file changes each risk once", p.target.Key, prev))
+			default:
 				fail(row, "title", fmt.Sprintf("a new risk with this title is also on line %d", prev))
 			}
 			continue
@@ -187,7 +190,7 @@ func (s *Service) planImport(ctx context.Context, st registry.Store, who registr
 	if refusals == len(res.Errors) {
 		code = registry.EFORBIDDEN
 	}
-	return nil, &registry.Error{Code: code, Message: fmt.Sprintf("%d bad rows, nothing written", badRows(res.Errors))}
+	return nil, &registry.Error{Code: code, Message: BadRows(res.Errors) + ", nothing written"}
 }
 
 // applyRow applies the row's change to r (p.target, or a new risk) and
@@ -318,10 +321,20 @@ func (s *Service) rowFailed(res *ImportResult, row *riskfile.Row, err error) err
 	return fmt.Errorf("import line %d: %w; nothing written", row.Line, err)
 }
 
-func badRows(errs []ImportError) int {
+// BadRows says how many rows errs name: "3 bad rows"; "the file cannot be read"
+// when no error names a row.
+func BadRows(errs []ImportError) string {
 	lines := map[int]bool{}
 	for _, e := range errs {
-		lines[e.Line] = true
+		if e.Line > 0 {
+			lines[e.Line] = true
+		}
 	}
-	return len(lines)
+	switch len(lines) {
+	case 0:
+		return "the file cannot be read"
+	case 1:
+		return "1 bad row"
+	}
+	return fmt.Sprintf("%d bad rows", len(lines))
 }
