@@ -161,8 +161,9 @@ func (m *Main) resolveOwner(s string) (string, error) {
 }
 
 func (m *Main) riskCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "risk", Short: "Add, list, show, update and review risks"}
-	cmd.AddCommand(m.riskAddCommand(), m.riskListCommand(), m.riskShowCommand(), m.riskUpdateCommand(), m.riskReviewCommand())
+	cmd := &cobra.Command{Use: "risk", Short: "Add, list, show, update, review, import and export risks"}
+	cmd.AddCommand(m.riskAddCommand(), m.riskListCommand(), m.riskShowCommand(), m.riskUpdateCommand(), m.riskReviewCommand(),
+		m.riskImportCommand(), m.riskExportCommand())
 	for _, c := range cmd.Commands() {
 		c.Args = wrapArgs(c.Args)
 	}
