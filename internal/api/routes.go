@@ -1,7 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"fmt"
+	"mime"
 	"net/http"
 	"reflect"
 	"strconv"
@@ -11,6 +14,7 @@ import (
 
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/report"
+	"github.com/risksync/risksync/internal/riskfile"
 	"github.com/risksync/risksync/internal/service"
 )
 
@@ -73,8 +77,9 @@ type reportInput struct {
 }
 
 type importInput struct {
-	DryRun  bool   `query:"dry_run" doc:"Check and report what would change; write nothing"`
-	RawBody []byte `contentType:"text/csv"`
+	DryRun      bool   `query:"dry_run" doc:"Check and report what would change; write nothing"`
+	ContentType string `header:"Content-Type" doc:"text/csv, or application/json for an array of row objects"`
+	RawBody     []byte `contentType:"text/csv"`
 }
 
 // ImportResult is what an import did (or, with dry_run, would do).
@@ -113,7 +118,7 @@ func (a *API) register() {
 	huma.Register(a.huma, op("reviewRisk", http.MethodPost, "/risks/{key}/review", "Record a review", write...), a.review)
 	huma.Register(a.huma, op("getReport", http.MethodGet, "/report", "The weekly report, as JSON", read...), a.report)
 	huma.Register(a.huma, op("listTeams", http.MethodGet, "/teams", "The configured teams"), a.teams)
-	huma.Register(a.huma, op("importRisks", http.MethodPost, "/import", "Import risks from CSV or a JSON array", append(write, 501)...), a.importRisks)
+	huma.Register(a.huma, op("importRisks", http.MethodPost, "/import", "Import risks from CSV or a JSON array", write...), a.importRisks)
 
 	oapi := a.huma.OpenAPI()
 	// A merge patch is also accepted as plain JSON.
@@ -259,8 +264,29 @@ func (a *API) teams(ctx context.Context, _ *struct{}) (*struct{ Body []Team }, e
 	return &struct{ Body []Team }{Body: out}, nil
 }
 
-func (a *API) importRisks(ctx context.Context, _ *importInput) (*struct{ Body ImportResult }, error) {
-	return nil, newProblem(http.StatusNotImplemented, "import is not available in this build of risksync: use the risksync risk import command against the database")
+// importRisks parses the body (CSV or a JSON array) and hands the rows to
+// the service, which applies them all or not at all. Bad rows are a 422
+// whose errors name each "line N: column".
+func (a *API) importRisks(ctx context.Context, in *importInput) (*struct{ Body ImportResult }, error) {
+	who := principal(ctx)
+	format := riskfile.CSV
+	switch mt, _, _ := mime.ParseMediaType(in.ContentType); mt {
+	case "text/csv", "":
+	case "application/json":
+		format = riskfile.JSON
+	default:
+		return nil, newProblem(http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q: send text/csv or a JSON array (application/json)", in.ContentType))
+	}
+	rows, err := riskfile.Parse(bytes.NewReader(in.RawBody), format)
+	if err != nil {
+		return nil, a.problem(ctx, err, "body", "")
+	}
+	res, err := a.svc.Import(ctx, who, rows, in.DryRun)
+	if err != nil {
+		return nil, a.problem(ctx, err, "body", "")
+	}
+	out := ImportResult{Created: res.Created, Updated: res.Updated, Unchanged: res.Unchanged, Errors: []ImportError{}}
+	return &struct{ Body ImportResult }{Body: out}, nil
 }
 
 func etag(r *registry.Risk) string { return `"` + strconv.FormatInt(r.Version, 10) + `"` }
