@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,14 +13,6 @@ import (
 	"github.com/risksync/risksync/internal/riskfile"
 	"github.com/risksync/risksync/internal/service"
 )
-
-// importExportService is the service over the local database, acting as the
-// person at the terminal: direct mode has the database, so it is admin.
-func (m *Main) importExportService(s *openedStore) (*service.Service, registry.Principal) {
-	svc := service.New(service.Options{Store: s.Store, Routing: m.cfg.Routing(), Scoring: m.cfg.ScoringConfig(),
-		StagnantAfter: time.Duration(m.cfg.Stagnation.After), Now: m.Now})
-	return svc, registry.Principal{Actor: m.actor(), Role: registry.RoleAdmin}
-}
 
 // importFormat picks the format from the file's extension.
 func importFormat(path string) (string, error) {
@@ -65,22 +55,19 @@ whole import and nothing is written. See README "Import and export".`,
 			if err != nil {
 				return err
 			}
-			// The file is read before the database is opened: a bad file
-			// touches nothing.
-			rows, err := readRiskFile(path, format)
+			data, err := os.ReadFile(path)
 			if err != nil {
-				if registry.ErrorCode(err) != registry.EINVALID {
-					return err
-				}
-				res := service.ImportResult{Created: []string{}, Updated: []string{}, Errors: service.ImportErrorsOf(err)}
-				return m.importFailed(res, format, asJSON)
+				return fmt.Errorf("risk import: %w", err)
 			}
 			var res service.ImportResult
-			err = m.withImportStore(cmd.Context(), dryRun, func(s *openedStore) error {
-				svc, who := m.importExportService(s)
-				res, err = svc.Import(cmd.Context(), who, rows, dryRun)
+			// A dry run does not rescore either: it writes nothing at all.
+			err = m.withBackendFor(cmd.Context(), !dryRun, func(b riskBackend) error {
+				res, err = b.importFile(cmd.Context(), data, format, dryRun)
 				return err
 			})
+			if registry.ErrorCode(err) == registry.EINVALID && len(res.Errors) == 0 {
+				res = service.ImportResult{Created: []string{}, Updated: []string{}, Errors: service.ImportErrorsOf(err)}
+			}
 			if len(res.Errors) > 0 {
 				return m.importFailed(res, format, asJSON)
 			}
@@ -96,26 +83,6 @@ whole import and nothing is written. See README "Import and export".`,
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check the file and say what would change; write nothing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print the result as JSON: {"created","updated","unchanged","errors"}`)
 	return cmd
-}
-
-// withImportStore opens the database; a dry run does not rescore either, so
-// it writes nothing at all.
-func (m *Main) withImportStore(ctx context.Context, dryRun bool, fn func(*openedStore) error) error {
-	s, err := m.openStoreFor(ctx, !dryRun)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return fn(s)
-}
-
-func readRiskFile(path, format string) ([]riskfile.Row, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("risk import: %w", err)
-	}
-	defer f.Close()
-	return riskfile.Parse(f, format)
 }
 
 func (m *Main) printImport(res service.ImportResult, dryRun bool) error {
@@ -180,9 +147,8 @@ func (m *Main) riskExportCommand() *cobra.Command {
 			if format != riskfile.CSV && format != riskfile.JSON {
 				return usageError{fmt.Errorf("risk export: --format %q: use csv or json", format)}
 			}
-			return m.withStore(cmd.Context(), func(s *openedStore) error {
-				svc, who := m.importExportService(s)
-				risks, err := svc.Export(cmd.Context(), who)
+			return m.withBackend(cmd.Context(), func(b riskBackend) error {
+				risks, err := b.export(cmd.Context())
 				if err != nil {
 					return err
 				}
