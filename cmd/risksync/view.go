@@ -144,6 +144,12 @@ func writeRiskDetail(w io.Writer, r service.RiskView) error {
 		fmt.Fprintf(w, "  %s %s  %s  children %d/%d done  last activity %s%s  %s\n", l.Tracker, l.Key, l.State,
 			l.ChildrenDone, l.ChildrenTotal, date(l.LastActivityAt), cur, l.URL)
 	}
+	if len(r.Occurrences) > 0 {
+		fmt.Fprintf(w, "\nOccurrences: %d, %d in the recurrence window\n", len(r.Occurrences), r.Recurrences90d)
+		for _, o := range r.Occurrences {
+			fmt.Fprintf(w, "  %s  %s %s\n", o.At.UTC().Format(time.DateOnly), o.Source.Tracker, o.Source.Key)
+		}
+	}
 	if len(r.Sources) > 0 {
 		fmt.Fprintln(w, "\nSources:")
 		for _, s := range r.Sources {

@@ -35,7 +35,18 @@ type RiskView struct {
 	Version        int64             `json:"version"`
 	Links          []LinkView        `json:"links"`
 	Sources        []SourceView      `json:"sources"`
-	History        []HistoryView     `json:"history,omitempty"`
+	// Occurrences are the postmortems of the risk, one per incident, oldest
+	// first; Recurrences90d counts those in scoring.recurrence.window
+	// (90 days unless configured otherwise).
+	Occurrences    []OccurrenceView `json:"occurrences"`
+	Recurrences90d int              `json:"recurrences_90d"`
+	History        []HistoryView    `json:"history,omitempty"`
+}
+
+// OccurrenceView is one incident of a risk: when risksync read its postmortem.
+type OccurrenceView struct {
+	At     time.Time  `json:"at"`
+	Source SourceView `json:"source"`
 }
 
 // LinkView is a mirrored epic in RiskView.
@@ -97,6 +108,13 @@ func (s *Service) View(r *registry.Risk, history []registry.HistoryEntry) RiskVi
 	for _, src := range r.Sources {
 		v.Sources = append(v.Sources, SourceView{Tracker: src.Tracker, Key: src.Key, URL: src.URL, Recurrence: src.Recurrence})
 	}
+	occ := scoring.Occurrences(r)
+	v.Occurrences = make([]OccurrenceView, 0, len(occ))
+	for _, o := range occ {
+		v.Occurrences = append(v.Occurrences, OccurrenceView{At: o.At, Source: SourceView{Tracker: o.Source.Tracker, Key: o.Source.Key,
+			URL: o.Source.URL, Recurrence: o.Source.Recurrence}})
+	}
+	v.Recurrences90d = sc.Recurrence.InWindow(occ, s.now())
 	for _, e := range history {
 		v.History = append(v.History, HistoryView{At: e.At.UTC(), Actor: e.Actor, Field: e.Field, Old: e.OldValue, New: e.NewValue})
 	}
