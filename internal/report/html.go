@@ -45,6 +45,9 @@ var pageTemplate = template.Must(template.New("report").Funcs(template.FuncMap{
 	"keys":      keys,
 	"safe":      safeURL,
 	"inc":       func(i int) int { return i + 1 },
+	"orDash":    orDash,
+	"rating":    rating,
+	"critical":  criticalName,
 	"moved":     func(m Movement) bool { return !movementEmpty(m) },
 	"int":       func(f float64) int { return int(f) },
 	"args": func(name string, list []Entry) any {
@@ -105,6 +108,7 @@ a { color: #0969da; }
 <div class="card"><b>{{len .Unowned}}</b>unowned</div>
 <div class="card"><b>{{len .Unscored}}</b>unscored</div>
 </div>
+{{with .StuckCritical}}<p class="warn"><b>🚨 {{critical .}} in the top 10 for more than 8 weeks:</b> {{range $i, $t := .}}{{if $i}}; {{end}}{{$t.Key}} {{$t.Title}} ({{$t.WeeksInTop}} weeks){{end}}. The team should be deciding how quickly to remove these, not whether.</p>{{end}}
 {{with .Stuck}}<p class="warn"><b>In the top 10 for more than 8 weeks ({{len .}}):</b> {{range $i, $t := .}}{{if $i}}, {{end}}{{$t.Key}} ({{$t.WeeksInTop}} weeks){{end}}. If the same risks sit at the top for months, the system is not working.</p>{{end}}
 
 <h2>Exposure, last 26 weeks</h2>
@@ -143,6 +147,24 @@ a { color: #0969da; }
 {{range .Unscored}}<tr><td>{{.Key}}</td><td class="t">{{.Title}}</td>{{template "owner" .Owner}}<td>{{.Status}}</td><td class="t">{{.Reason}}</td></tr>
 {{end}}</table>{{else}}<p class="none">None.</p>{{end}}
 
+<h2>Recurring ({{len .Recurring}})</h2>
+{{if .Recurring}}<table>
+<tr><th>Risk</th><th>Title</th><th class="num">Score</th><th>Band</th><th>Owner</th><th>Status</th><th class="num">In {{days (int .RecurrenceWindowDays)}}</th><th class="num">All</th><th>Last</th></tr>
+{{range .Recurring}}<tr><td>{{.Key}}</td><td class="t">{{.Title}}</td><td class="num">{{score .Score}}</td><td>{{band .Band}}</td>{{template "owner" .Owner}}<td>{{.Status}}</td><td class="num">{{.Occurrences}}</td><td class="num">{{.TotalOccurrences}}</td><td>{{if safe .LastSource.URL}}<a href="{{.LastSource.URL}}">{{.LastSource.Key}}</a>{{else}}{{.LastSource.Key}}{{end}} {{.LastAt.Format "2006-01-02"}}</td></tr>
+{{end}}</table>{{else}}<p class="none">None.</p>{{end}}
+
+<h2>Acceptance expired ({{len .AcceptanceExpired}})</h2>
+{{if .AcceptanceExpired}}<table>
+<tr><th>Risk</th><th>Title</th><th class="num">Score</th><th>Band</th><th>Owner</th><th>Accepted until</th><th>Accepted because</th><th>Status now</th></tr>
+{{range .AcceptanceExpired}}<tr><td>{{.Key}}</td><td class="t">{{.Title}}</td><td class="num">{{score .Score}}</td><td>{{band .Band}}</td>{{template "owner" .Owner}}<td>{{orDash .AcceptedUntil}}</td><td class="t">{{orDash .AcceptReason}}</td><td>{{.Status}}</td></tr>
+{{end}}</table>{{else}}<p class="none">None.</p>{{end}}
+{{if eq .RecurrenceMode "suggest"}}
+<h2>Likelihood suggestions ({{len .LikelihoodSuggestions}})</h2>
+{{if .LikelihoodSuggestions}}<table>
+<tr><th>Risk</th><th>Title</th><th class="num">Score</th><th>Band</th><th>Owner</th><th class="num">Occurrences</th><th>Likelihood</th><th>Would score</th><th>Apply with</th></tr>
+{{range .LikelihoodSuggestions}}<tr><td>{{.Key}}</td><td class="t">{{.Title}}</td><td class="num">{{score .Score}}</td><td>{{band .Band}}</td>{{template "owner" .Owner}}<td class="num">{{.Occurrences}}</td><td>{{rating .LikelihoodFrom}} → {{.LikelihoodTo}}</td><td>{{scoreBand .ScoreTo .BandTo}}</td><td><code>risksync risk update {{.Key}} --likelihood {{.LikelihoodTo}}</code></td></tr>
+{{end}}</table>{{else}}<p class="none">None.</p>{{end}}
+{{end}}
 <h2>Movement since {{.Movement.Since.Format "2006-01-02"}}</h2>
 {{with .Movement}}{{if not (moved .)}}<p class="none">Nothing moved. A registry that does not move is one nobody works on.</p>{{end}}
 {{template "moves" (args "New" .New)}}{{template "moves" (args "Mitigated" .Mitigated)}}{{template "moves" (args "Accepted" .Accepted)}}{{template "moves" (args "Retired" .Retired)}}

@@ -46,6 +46,14 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 	p("**%d open risks · exposure %s (%s) · %d stagnant · %d reviews overdue · %d needing a decision · %d unowned · %d unscored**\n\n",
 		r.Totals.Risks, scoring.FormatScore(r.Totals.Exposure), r.Exposure.Unit, len(r.Stagnant), len(r.ReviewOverdue),
 		len(r.NeedsDecision), len(r.Unowned), len(r.Unscored))
+	if len(r.StuckCritical) > 0 {
+		var names []string
+		for _, t := range r.StuckCritical {
+			names = append(names, fmt.Sprintf("%s %s (%d weeks)", t.Key, md(t.Title), t.WeeksInTop))
+		}
+		p("> 🚨 **%s in the top 10 for more than %d weeks:** %s. The team should be deciding how quickly to remove these, not whether.\n\n",
+			criticalName(r.StuckCritical), StuckWeeks, strings.Join(names, "; "))
+	}
 	if stuck := stuckTop(r); len(stuck) > 0 {
 		var names []string
 		for _, t := range stuck {
@@ -75,6 +83,24 @@ func RenderMarkdown(w io.Writer, r *Report) error {
 	table(bw, r.Unscored, []string{"Risk", "Title", "Owner", "Status", "Missing"}, func(e Entry) []string {
 		return []string{e.Key, md(e.Title), ownerMD(e.Owner), string(e.Status), md(strings.TrimPrefix(e.Reason, "missing "))}
 	})
+
+	p("## Recurring (%d)\n\n", len(r.Recurring))
+	table(bw, r.Recurring, []string{"Risk", "Title", "Score", "Band", "Owner", "Status", fmt.Sprintf("In %s", days(int(r.RecurrenceWindowDays))), "All", "Last"}, func(e Recurring) []string {
+		return []string{e.Key, md(e.Title), scoreText(e.Score), bandText(e.Band), ownerMD(e.Owner), string(e.Status), fmt.Sprint(e.Occurrences),
+			fmt.Sprint(e.TotalOccurrences), linkMD(e.LastSource.Key, e.LastSource.URL) + " " + e.LastAt.Format(time.DateOnly)}
+	})
+	p("## Acceptance expired (%d)\n\n", len(r.AcceptanceExpired))
+	table(bw, r.AcceptanceExpired, []string{"Risk", "Title", "Score", "Band", "Owner", "Accepted until", "Accepted because", "Status now"}, func(e Expired) []string {
+		return []string{e.Key, md(e.Title), scoreText(e.Score), bandText(e.Band), ownerMD(e.Owner), orDash(e.AcceptedUntil), md(orDash(e.AcceptReason)), string(e.Status)}
+	})
+	if r.RecurrenceMode == scoring.RecurrenceSuggest {
+		p("## Likelihood suggestions (%d)\n\n", len(r.LikelihoodSuggestions))
+		table(bw, r.LikelihoodSuggestions, []string{"Risk", "Title", "Score", "Band", "Owner", "Occurrences", "Likelihood", "Would score", "Apply with"}, func(e Suggestion) []string {
+			return []string{e.Key, md(e.Title), scoreText(e.Score), bandText(e.Band), ownerMD(e.Owner), fmt.Sprint(e.Occurrences),
+				rating(e.LikelihoodFrom) + " → " + fmt.Sprint(e.LikelihoodTo), scoreBand(e.ScoreTo, e.BandTo),
+				fmt.Sprintf("`risksync risk update %s --likelihood %d`", e.Key, e.LikelihoodTo)}
+		})
+	}
 
 	mv := r.Movement
 	p("## Movement since %s\n\n", mv.Since.Format("2006-01-02"))
@@ -274,4 +300,19 @@ func scoreBand(score *float64, band *string) string {
 		return Unscored
 	}
 	return scoreText(score) + " (" + bandText(band) + ")"
+}
+
+func orDash(s *string) string {
+	if s == nil || *s == "" {
+		return "—"
+	}
+	return *s
+}
+
+// criticalName names the top band's risks in the callout ("Critical risks").
+func criticalName(stuck []Top) string {
+	if b := stuck[0].Band; b != nil && *b != "" {
+		return strings.ToUpper((*b)[:1]) + (*b)[1:] + " risks"
+	}
+	return "Top-band risks"
 }

@@ -50,18 +50,32 @@ type Report struct {
 	Week        string    `json:"week"` // ISO week of GeneratedAt, e.g. 2026-W22
 	// OwnerFilter is the team of a per-team view ("unowned" for risks
 	// without an owner); null for the whole registry.
-	OwnerFilter         *string  `json:"owner_filter"`
-	Model               string   `json:"model"` // ordinal | expected_minutes
-	StagnationAfterDays float64  `json:"stagnation_after_days"`
-	Stagnant            []Entry  `json:"stagnant"`
-	ReviewOverdue       []Entry  `json:"review_overdue"`
-	NeedsDecision       []Entry  `json:"needs_decision"`
-	Unowned             []Entry  `json:"unowned"`
-	Unscored            []Entry  `json:"unscored"`
-	Top                 []Top    `json:"top"`
-	Movement            Movement `json:"movement"`
-	Totals              Totals   `json:"totals"`
-	Exposure            Exposure `json:"exposure"`
+	OwnerFilter         *string `json:"owner_filter"`
+	Model               string  `json:"model"` // ordinal | expected_minutes
+	StagnationAfterDays float64 `json:"stagnation_after_days"`
+	Stagnant            []Entry `json:"stagnant"`
+	ReviewOverdue       []Entry `json:"review_overdue"`
+	NeedsDecision       []Entry `json:"needs_decision"`
+	Unowned             []Entry `json:"unowned"`
+	Unscored            []Entry `json:"unscored"`
+	Top                 []Top   `json:"top"`
+	// StuckCritical are the top band's risks among the top 10 for more than
+	// StuckWeeks weeks: the report opens with them.
+	StuckCritical []Top `json:"stuck_critical"`
+	// Recurring lists risks with at least two occurrences in the
+	// recurrence window; RecurrenceWindowDays is that window.
+	RecurrenceWindowDays float64     `json:"recurrence_window_days"`
+	RecurrenceMode       string      `json:"recurrence_mode"` // raise | suggest | off
+	Recurring            []Recurring `json:"recurring"`
+	// AcceptanceExpired lists accepted risks whose accepted_until passed in
+	// the movement window: they are active again.
+	AcceptanceExpired []Expired `json:"acceptance_expired"`
+	// LikelihoodSuggestions are the raises scoring.recurrence proposes
+	// (mode suggest); empty in the other modes.
+	LikelihoodSuggestions []Suggestion `json:"likelihood_suggestions"`
+	Movement              Movement     `json:"movement"`
+	Totals                Totals       `json:"totals"`
+	Exposure              Exposure     `json:"exposure"`
 }
 
 // Entry is one risk in one of the report's lists.
@@ -111,6 +125,33 @@ const StuckWeeks = 8
 
 // TopN is how many risks the top list and the snapshots keep.
 const TopN = 10
+
+// Recurring is a risk whose failure mode happened again recently.
+type Recurring struct {
+	Entry
+	Occurrences      int       `json:"occurrences"`       // in the recurrence window
+	TotalOccurrences int       `json:"total_occurrences"` // since the risk was recorded
+	LastAt           time.Time `json:"last_at"`
+	LastSource       Source    `json:"last_source"`
+}
+
+// Expired is a risk whose acceptance ended in the movement window.
+type Expired struct {
+	Entry
+	AcceptedUntil *string   `json:"accepted_until"` // the date that passed
+	AcceptReason  *string   `json:"accept_reason"`  // why it had been accepted
+	ExpiredAt     time.Time `json:"expired_at"`
+}
+
+// Suggestion is a likelihood the risk's recurrences call for.
+type Suggestion struct {
+	Entry
+	Occurrences    int      `json:"occurrences"` // in the recurrence window
+	LikelihoodFrom *int     `json:"likelihood_from"`
+	LikelihoodTo   int      `json:"likelihood_to"`
+	ScoreTo        *float64 `json:"score_to"`
+	BandTo         *string  `json:"band_to"`
+}
 
 // Movement is what changed since the last report.
 type Movement struct {
@@ -229,7 +270,7 @@ func Generate(ctx context.Context, d Deps, now time.Time, opts Options) (*Report
 		GeneratedAt: now, Week: ISOWeek(now), Model: modelName(d.Scoring),
 		StagnationAfterDays: d.StagnationAfter.Hours() / 24,
 		Stagnant:            []Entry{}, ReviewOverdue: []Entry{}, NeedsDecision: []Entry{}, Unowned: []Entry{}, Unscored: []Entry{},
-		Top: []Top{},
+		Top: []Top{}, StuckCritical: []Top{}, Recurring: []Recurring{}, AcceptanceExpired: []Expired{}, LikelihoodSuggestions: []Suggestion{},
 	}
 	match := func(r *registry.Risk) bool { return true }
 	switch {
@@ -309,6 +350,8 @@ func Generate(ctx context.Context, d Deps, now time.Time, opts Options) (*Report
 		}
 	}
 
+	b.recurrences(rep, risks)
+
 	for _, band := range d.Scoring.Bands {
 		rep.Totals.ByBand = append(rep.Totals.ByBand, BandTotal{Band: band.Name, Risks: byBand[band.Name]})
 	}
@@ -344,6 +387,9 @@ func Generate(ctx context.Context, d Deps, now time.Time, opts Options) (*Report
 		w := tenure[key]
 		rep.Top = append(rep.Top, Top{Key: r.Key, Title: r.Title, Score: r.Score, Band: optional(r.Band), Owner: optional(r.Owner),
 			WeeksInTop: w, Stuck: w > StuckWeeks})
+		if t := rep.Top[len(rep.Top)-1]; t.Stuck && len(d.Scoring.Bands) > 0 && r.Band == d.Scoring.Bands[0].Name {
+			rep.StuckCritical = append(rep.StuckCritical, t)
+		}
 	}
 	rep.Exposure = exposureSeries(snaps, d.Scoring, now)
 	rep.Exposure.Current = today.Exposure
@@ -351,6 +397,7 @@ func Generate(ctx context.Context, d Deps, now time.Time, opts Options) (*Report
 		rep.Exposure.Scope = "registry-wide (snapshots are not kept per team)"
 	}
 	rep.Movement = b.movement(history, since)
+	rep.AcceptanceExpired = b.expired(history)
 	if d.Logger != nil {
 		d.Logger.Debug("report generated", "week", rep.Week, "risks", len(risks), "stagnant", len(rep.Stagnant), "history", len(history), "snapshots", len(snaps))
 	}

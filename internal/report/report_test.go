@@ -116,6 +116,16 @@ func buildRegistry(t *testing.T, open registrytest.Opener) *sqlstore.Store {
 	// Before the window: not movement of this report.
 	f.setClock("2026-04-06T09:00:00Z")
 	f.update("RISK-1", "bob", func(r *registry.Risk) { r.Scope = ptr(5) })
+	f.update("RISK-6", "dave", func(r *registry.Risk) {
+		until := at("2026-05-17T00:00:00Z")
+		r.Status, r.StatusReason, r.AcceptedUntil = registry.StatusAccepted, "build farm moves off NFS in May", &until
+	})
+	// The sync engine ends that acceptance in this report's window; dave
+	// then retires the risk.
+	f.setClock("2026-05-18T00:05:00Z")
+	f.update("RISK-6", registry.ActorExpiry, func(r *registry.Risk) {
+		r.Status, r.StatusReason, r.AcceptedUntil = registry.StatusActive, "", nil
+	})
 
 	// The window starts Monday 2026-05-18 (the last report was delivered in W21).
 	f.setClock("2026-05-19T10:00:00Z")
@@ -128,7 +138,7 @@ func buildRegistry(t *testing.T, open registrytest.Opener) *sqlstore.Store {
 		r.Sources = append(r.Sources, registry.Source{Tracker: "github", Key: "acme/incidents#91", URL: "https://github.com/acme/incidents/issues/91", Recurrence: true})
 	})
 	f.update("RISK-5", "dave", func(r *registry.Risk) { r.Status = registry.StatusAccepted })
-	f.update("RISK-6", "dave", func(r *registry.Risk) { r.Status = registry.StatusRetired })
+	f.update("RISK-6", "dave", func(r *registry.Risk) { r.Status, r.StatusReason = registry.StatusRetired, "NFS mount removed" })
 	f.update("RISK-7", registry.ActorSync, func(r *registry.Risk) {
 		r.Links[0].State, r.Links[0].ChildrenDone = registry.LinkDone, 2
 		r.Status = registry.StatusMitigated
@@ -143,6 +153,12 @@ func buildRegistry(t *testing.T, open registrytest.Opener) *sqlstore.Store {
 		r.Links[0].State = registry.LinkNotPlanned
 		a := at("2026-05-20T12:00:00Z")
 		r.Links[0].LastActivityAt = &a
+	})
+
+	// RISK-4 recurs again: two occurrences in 90 days, so it is recurring and
+	// (mode suggest) its likelihood 3 → 4 is proposed.
+	f.update("RISK-4", registry.ActorIntake, func(r *registry.Risk) {
+		r.Sources = append(r.Sources, registry.Source{Tracker: "jira", Key: "INC-12", URL: "https://acme.atlassian.net/browse/INC-12", Recurrence: true})
 	})
 
 	// The daemon's daily snapshots: 30 weeks, with a three-week outage.
@@ -300,8 +316,25 @@ func TestReportContent(t *testing.T) {
 		*sc[0].BandFrom != "medium" || *sc[0].BandTo != "high" {
 		t.Errorf("score changes %+v, want RISK-2 24 (medium) → 40 (high) collapsed from two changes", sc)
 	}
-	if rc := rep.Movement.Recurrences; len(rc) != 1 || rc[0].Key != "RISK-4" || rc[0].Source.URL != "https://github.com/acme/incidents/issues/91" {
+	if rc := rep.Movement.Recurrences; len(rc) != 2 || rc[0].Key != "RISK-4" || rc[0].Source.URL != "https://github.com/acme/incidents/issues/91" ||
+		rc[1].Source.Key != "INC-12" {
 		t.Errorf("recurrences %+v", rc)
+	}
+	// Two occurrences of RISK-4 in 90 days: recurring, and under the default
+	// mode (suggest) a proposal with the score it would lead to.
+	if rc := rep.Recurring; len(rc) != 1 || rc[0].Key != "RISK-4" || rc[0].Occurrences != 2 || rc[0].LastSource.Key != "INC-12" {
+		t.Errorf("recurring %+v", rc)
+	}
+	if sg := rep.LikelihoodSuggestions; len(sg) != 1 || sg[0].Key != "RISK-4" || *sg[0].LikelihoodFrom != 3 || sg[0].LikelihoodTo != 4 ||
+		*sg[0].ScoreTo != 48 || *sg[0].BandTo != "high" {
+		t.Errorf("suggestions %+v", sg)
+	}
+	if ex := rep.AcceptanceExpired; len(ex) != 1 || ex[0].Key != "RISK-6" || *ex[0].AcceptedUntil != "2026-05-17" ||
+		*ex[0].AcceptReason != "build farm moves off NFS in May" || ex[0].Status != registry.StatusRetired {
+		t.Errorf("acceptance expired %+v", ex)
+	}
+	if sc := rep.StuckCritical; len(sc) != 1 || sc[0].Key != "RISK-1" {
+		t.Errorf("stuck critical %+v (RISK-4 is stuck too, but high)", sc)
 	}
 	var top []string
 	for _, tp := range rep.Top {

@@ -62,6 +62,26 @@ func Summary(r *Report, reportURL string) string {
 			p("• %s %s — epic %s closed as not planned\n", e.Key, slack(e.Title), slackLink(e.Epic.Key, e.Epic.URL))
 		}
 	}
+	if len(r.AcceptanceExpired) > 0 {
+		p("\n*Acceptance expired (%d):*\n", len(r.AcceptanceExpired))
+		for i, e := range r.AcceptanceExpired {
+			if i == summaryRows {
+				p("• … and %d more\n", len(r.AcceptanceExpired)-summaryRows)
+				break
+			}
+			p("• %s %s — %s, %s, accepted until %s, now %s\n", e.Key, slack(e.Title), scoreBand(e.Score, e.Band), slackOwner(e.Owner), orDash(e.AcceptedUntil), e.Status)
+		}
+	}
+	if len(r.Recurring) > 0 {
+		p("\n*Recurring (%d):*\n", len(r.Recurring))
+		for i, e := range r.Recurring {
+			if i == summaryRows {
+				p("• … and %d more\n", len(r.Recurring)-summaryRows)
+				break
+			}
+			p("• %s %s — %s, %s, %d occurrences in %s\n", e.Key, slack(e.Title), scoreBand(e.Score, e.Band), slackOwner(e.Owner), e.Occurrences, days(int(r.RecurrenceWindowDays)))
+		}
+	}
 	m := r.Movement
 	p("\n*Since %s:* %d new, %d mitigated, %d accepted, %d retired, %d score changes, %d recurrences\n",
 		m.Since.Format("2006-01-02"), len(m.New), len(m.Mitigated), len(m.Accepted), len(m.Retired), len(m.ScoreChanges), len(m.Recurrences))
