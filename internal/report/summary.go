@@ -28,60 +28,25 @@ func Summary(r *Report, reportURL string) string {
 	p("%d open risks · exposure %s (%s) · %d stagnant · %d reviews overdue · %d needing a decision · %d unowned · %d unscored\n",
 		r.Totals.Risks, scoring.FormatScore(r.Totals.Exposure), r.Exposure.Unit, len(r.Stagnant), len(r.ReviewOverdue),
 		len(r.NeedsDecision), len(r.Unowned), len(r.Unscored))
-	if stuck := stuckTop(r); len(stuck) > 0 {
-		p("\n:warning: *In the top 10 for more than %d weeks (%d):*\n", StuckWeeks, len(stuck))
-		for i, t := range stuck {
-			if i == summaryRows {
-				p("• … and %d more\n", len(stuck)-summaryRows)
-				break
-			}
-			p("• %s %s — %s, %s, %d weeks\n", t.Key, slack(t.Title), scoreBand(t.Score, t.Band), slackOwner(t.Owner), t.WeeksInTop)
+	summaryList(&sb, fmt.Sprintf(":warning: *In the top 10 for more than %d weeks", StuckWeeks), stuckTop(r), func(t Top) string {
+		return fmt.Sprintf("%s %s — %s, %s, %d weeks", t.Key, slack(t.Title), scoreBand(t.Score, t.Band), slackOwner(t.Owner), t.WeeksInTop)
+	})
+	summaryList(&sb, "*Stagnant", r.Stagnant, func(e Entry) string {
+		epic := "no epic"
+		if e.Epic != nil {
+			epic = slackLink(e.Epic.Key, e.Epic.URL) + " " + children(e.Epic)
 		}
-	}
-	if len(r.Stagnant) > 0 {
-		p("\n*Stagnant (%d):*\n", len(r.Stagnant))
-		for i, e := range r.Stagnant {
-			if i == summaryRows {
-				p("• … and %d more\n", len(r.Stagnant)-summaryRows)
-				break
-			}
-			epic := "no epic"
-			if e.Epic != nil {
-				epic = slackLink(e.Epic.Key, e.Epic.URL) + " " + children(e.Epic)
-			}
-			p("• %s %s — %s, %s, idle %s, %s\n", e.Key, slack(e.Title), scoreBand(e.Score, e.Band), slackOwner(e.Owner), days(e.IdleDays), epic)
-		}
-	}
-	if len(r.NeedsDecision) > 0 {
-		p("\n*Needs a decision (%d):*\n", len(r.NeedsDecision))
-		for i, e := range r.NeedsDecision {
-			if i == summaryRows {
-				p("• … and %d more\n", len(r.NeedsDecision)-summaryRows)
-				break
-			}
-			p("• %s %s — epic %s closed as not planned\n", e.Key, slack(e.Title), slackLink(e.Epic.Key, e.Epic.URL))
-		}
-	}
-	if len(r.AcceptanceExpired) > 0 {
-		p("\n*Acceptance expired (%d):*\n", len(r.AcceptanceExpired))
-		for i, e := range r.AcceptanceExpired {
-			if i == summaryRows {
-				p("• … and %d more\n", len(r.AcceptanceExpired)-summaryRows)
-				break
-			}
-			p("• %s %s — %s, %s, accepted until %s, now %s\n", e.Key, slack(e.Title), scoreBand(e.Score, e.Band), slackOwner(e.Owner), orDash(e.AcceptedUntil), e.Status)
-		}
-	}
-	if len(r.Recurring) > 0 {
-		p("\n*Recurring (%d):*\n", len(r.Recurring))
-		for i, e := range r.Recurring {
-			if i == summaryRows {
-				p("• … and %d more\n", len(r.Recurring)-summaryRows)
-				break
-			}
-			p("• %s %s — %s, %s, %d occurrences in %s\n", e.Key, slack(e.Title), scoreBand(e.Score, e.Band), slackOwner(e.Owner), e.Occurrences, days(int(r.RecurrenceWindowDays)))
-		}
-	}
+		return fmt.Sprintf("%s %s — %s, %s, idle %s, %s", e.Key, slack(e.Title), scoreBand(e.Score, e.Band), slackOwner(e.Owner), days(e.IdleDays), epic)
+	})
+	summaryList(&sb, "*Needs a decision", r.NeedsDecision, func(e Entry) string {
+		return fmt.Sprintf("%s %s — epic %s closed as not planned", e.Key, slack(e.Title), slackLink(e.Epic.Key, e.Epic.URL))
+	})
+	summaryList(&sb, "*Acceptance expired", r.AcceptanceExpired, func(e Expired) string {
+		return fmt.Sprintf("%s %s — %s, %s, accepted until %s, now %s", e.Key, slack(e.Title), scoreBand(e.Score, e.Band), slackOwner(e.Owner), orDash(e.AcceptedUntil), e.Status)
+	})
+	summaryList(&sb, "*Recurring", r.Recurring, func(e Recurring) string {
+		return fmt.Sprintf("%s %s — %s, %s, %d occurrences in %s", e.Key, slack(e.Title), scoreBand(e.Score, e.Band), slackOwner(e.Owner), e.Occurrences, days(int(r.RecurrenceWindowDays)))
+	})
 	m := r.Movement
 	p("\n*Since %s:* %d new, %d mitigated, %d accepted, %d retired, %d score changes, %d recurrences\n",
 		m.Since.Format("2006-01-02"), len(m.New), len(m.Mitigated), len(m.Accepted), len(m.Retired), len(m.ScoreChanges), len(m.Recurrences))
@@ -108,4 +73,20 @@ func slackOwner(o *string) string {
 		return "*unowned*"
 	}
 	return slack(*o)
+}
+
+// summaryList writes a heading ("*Name (n):*") and at most summaryRows
+// bullets; nothing when the list is empty.
+func summaryList[T any](sb *strings.Builder, heading string, items []T, line func(T) string) {
+	if len(items) == 0 {
+		return
+	}
+	fmt.Fprintf(sb, "\n%s (%d):*\n", heading, len(items))
+	for i, it := range items {
+		if i == summaryRows {
+			fmt.Fprintf(sb, "• … and %d more\n", len(items)-summaryRows)
+			break
+		}
+		fmt.Fprintf(sb, "• %s\n", line(it))
+	}
 }
