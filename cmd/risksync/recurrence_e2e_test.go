@@ -168,7 +168,13 @@ func TestAcceptanceExpiryEndToEnd(t *testing.T) {
 		}
 
 		tr.jr.Advance(4 * 24 * time.Hour)
-		tr.syncConverged()
+		if out := tr.ok("sync", "--once", "--dry-run"); !strings.Contains(out, "would expire   RISK-1") || !strings.Contains(out, "would reopen") {
+			t.Fatalf("dry run:\n%s", out)
+		}
+		if out := tr.ok("sync", "--once"); !strings.Contains(out, "expire   RISK-1") || !strings.Contains(out, "expire   RISK-2") {
+			t.Fatalf("sync:\n%s", out)
+		}
+		tr.jr.Advance(time.Minute)
 		for _, key := range []string{"RISK-1", "RISK-2"} {
 			r := decode[map[string]any](t, tr.ok("risk", "show", key, "--json"))
 			expired := false

@@ -110,6 +110,9 @@ func writeSyncResult(w io.Writer, res *reconcile.Result) error {
 		}
 		fmt.Fprintf(w, "%sintake %-10s %s from %s table %d: %s\n", prefix, a.Kind, risk, a.Postmortem, a.Table, oneLine(a.Title, 60))
 	}
+	for _, key := range res.Expired {
+		fmt.Fprintf(w, "%sexpire   %-8s acceptance ended: active again\n", prefix, key)
+	}
 	for _, wr := range res.Writes {
 		fmt.Fprintf(w, "%s%-8s %-8s %s %s%s\n", prefix, verb[wr.Kind], wr.Risk, wr.Tracker, wr.Target, fieldChanges(wr.Fields))
 	}

@@ -87,12 +87,14 @@ type IntakeAction struct {
 
 // Result is what a pass did, or would do in a dry run.
 type Result struct {
-	DryRun   bool             `json:"dry_run"`
-	Writes   []registry.Write `json:"-"`
-	Intake   []IntakeAction   `json:"intake"`
-	Failures []Failure        `json:"failures"`
-	Started  time.Time        `json:"started"`
-	Duration time.Duration    `json:"-"`
+	DryRun bool             `json:"dry_run"`
+	Writes []registry.Write `json:"-"`
+	Intake []IntakeAction   `json:"intake"`
+	// Expired are the risks whose acceptance ended in this pass (now active).
+	Expired  []string      `json:"expired"`
+	Failures []Failure     `json:"failures"`
+	Started  time.Time     `json:"started"`
+	Duration time.Duration `json:"-"`
 	// Risks is the registry as the pass left it, ranked (for metrics).
 	Risks []*registry.Risk `json:"-"`
 }
@@ -107,6 +109,7 @@ type Plan struct {
 	Closes   []registry.Write `json:"closes"`
 	Comments []registry.Write `json:"comments"`
 	Intake   []IntakeAction   `json:"intake"`
+	Expired  []string         `json:"expired"`
 }
 
 // Plan returns the writes grouped by kind.
@@ -114,6 +117,9 @@ func (r *Result) Plan() Plan {
 	p := Plan{Creates: []registry.Write{}, Updates: []registry.Write{}, Closes: []registry.Write{}, Comments: []registry.Write{}, Intake: r.Intake}
 	if p.Intake == nil {
 		p.Intake = []IntakeAction{}
+	}
+	if p.Expired = r.Expired; p.Expired == nil {
+		p.Expired = []string{}
 	}
 	for _, w := range r.Writes {
 		switch w.Kind {

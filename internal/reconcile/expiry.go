@@ -25,6 +25,7 @@ func (e *Engine) expire(ctx context.Context, res *Result, ix *index, dryRun bool
 		if !AcceptanceExpired(r, now) {
 			continue
 		}
+		res.Expired = append(res.Expired, key)
 		if dryRun {
 			// The plan shows the reopen this would lead to; nothing is stored.
 			c := r.Clone()
@@ -39,6 +40,7 @@ func (e *Engine) expire(ctx context.Context, res *Result, ix *index, dryRun bool
 			return nil
 		})
 		if err != nil {
+			res.Expired = res.Expired[:len(res.Expired)-1]
 			res.fail(key, "", "expiry", err)
 			continue
 		}

@@ -125,7 +125,7 @@ func TestAcceptanceExpiryDryRunPlansTheReopen(t *testing.T) {
 		h.pass()
 		h.clock.Advance(3 * day)
 		res := h.engine.Pass(h.ctx, true)
-		if len(res.Writes) == 0 || res.Writes[0].Kind != "reopen" {
+		if len(res.Writes) == 0 || res.Writes[0].Kind != "reopen" || len(res.Plan().Expired) != 1 || res.Plan().Expired[0] != a.Key {
 			t.Fatalf("dry run plans %+v", res.Writes)
 		}
 		if h.risk(a.Key).Status != registry.StatusAccepted {
