@@ -82,15 +82,11 @@ func (c *Client) Comments(ctx context.Context, repo string, since time.Time) ([]
 	}
 	opt := &gh.IssueListCommentsOptions{Sort: gh.Ptr("updated"), Direction: gh.Ptr("asc"), Since: &since, ListOptions: gh.ListOptions{PerPage: 100}}
 	var out []registry.TrackerComment
-	date := time.Time{}
-	next := since
+	started, next := c.now(), since
 	for {
 		cms, resp, err := c.gh.Issues.ListComments(ctx, owner, name, 0, opt)
 		if err != nil {
 			return nil, since, c.fail("list comments "+repo, err)
-		}
-		if date.IsZero() {
-			date = serverDate(resp.Response, c.now())
 		}
 		for _, cm := range cms {
 			if t := cm.GetUpdatedAt().Time; t.After(next) {
@@ -114,11 +110,12 @@ func (c *Client) Comments(ctx context.Context, repo string, since time.Time) ([]
 		opt.Page = resp.NextPage
 	}
 	// Everything the listings showed up to now has been read; a comment
-	// posted in the listing's own second is read again next time.
+	// posted in the listing's own second (or two, for clock skew) is read
+	// again next time.
 	if newest.After(next) {
 		next = newest
 	}
-	if limit := date.Add(-2 * time.Second); next.After(limit) {
+	if limit := started.Add(-2 * time.Second); next.After(limit) {
 		next = limit
 	}
 	if next.Before(since) {
