@@ -1,12 +1,14 @@
 package main
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/risksync/risksync/internal/connectors/github/githubtest"
+	"github.com/risksync/risksync/internal/connectors/jira/jiratest"
 )
 
 // botReplies returns risksync's comments on an issue.
@@ -114,4 +116,112 @@ func TestCommandsGitHubEndToEnd(t *testing.T) {
 			t.Fatalf("history:\n%s", hist)
 		}
 	})
+}
+
+func jiraReplies(tr *trackers, key string) []string {
+	var out []string
+	for _, c := range tr.jr.Issue(key).Comments {
+		if c.Author == jiratest.BotAccountID && strings.Contains(c.Body, "in reply to comment") {
+			out = append(out, c.Body)
+		}
+	}
+	return out
+}
+
+func TestCommandsJiraEndToEnd(t *testing.T) {
+	eachDatabase(t, func(t *testing.T, dbURL func(t *testing.T) string) {
+		tr := newTrackers(t, "commands: {enabled: true}\n")
+		if u := dbURL(t); u != "" {
+			tr.env["RISKSYNC_DATABASE_URL"] = u
+		}
+		tr.ok("risk", "add", "--title", "Checkout latency degrades daily", "--impact", "2", "--scope", "4", "--likelihood", "5", "--owner", "payments")
+		tr.ok("risk", "add", "--title", "Card vault unreachable", "--impact", "5", "--scope", "5", "--likelihood", "1", "--owner", "payments")
+		tr.ok("sync", "--once")
+		epic := tr.linkOf("RISK-1")["key"].(string)
+		person := jiratest.PersonAccountID
+		tr.jr.GrantEdit(person, "PAY")
+		step := func() { tr.jr.Advance(5 * time.Second) }
+
+		// Allowed: owner changes (unknown team first, then a real one).
+		step()
+		tr.jr.AddComment(epic, person, "/risk owner nobody")
+		step()
+		tr.jr.AddComment(epic, person, "/risk accept until=2099-06-30 vendor fix due\n/risk retire x")
+		step()
+		tr.ok("sync", "--once")
+		r := decode[map[string]any](t, tr.ok("risk", "show", "RISK-1", "--json"))
+		replies := jiraReplies(tr, epic)
+		if r["status"] != "accepted" || r["owner"] != "payments" || len(replies) != 2 ||
+			!strings.Contains(replies[0], `unknown team "nobody"`) || !strings.Contains(replies[1], "status active → accepted") ||
+			!strings.Contains(replies[1], "Only the first line") {
+			t.Fatalf("status %v owner %v replies %q", r["status"], r["owner"], replies)
+		}
+		if hist := tr.ok("risk", "show", "RISK-1"); !strings.Contains(hist, "jira:"+person) {
+			t.Fatalf("history:\n%s", hist)
+		}
+		// The epic mirrors the decision (closed as not planned) in the same pass.
+		if cat := tr.jr.Issue(epic).StatusCategory; cat != "done" {
+			t.Fatalf("epic status category %q", cat)
+		}
+
+		// A command naming another risk, from a refused person: nothing, and
+		// nothing said about RISK-2.
+		step()
+		tr.jr.AddComment(epic, "5b10ac8d82e05b22cc7d0000", "/risk RISK-2 retire not ours")
+		step()
+		tr.ok("sync", "--once")
+		replies = jiraReplies(tr, epic)
+		if r := decode[map[string]any](t, tr.ok("risk", "show", "RISK-2", "--json")); r["status"] != "active" || len(replies) != 3 ||
+			strings.Contains(replies[2], "RISK-2") {
+			t.Fatalf("RISK-2 %v replies %q", r["status"], replies)
+		}
+		// A key that does not exist, from an allowed person.
+		step()
+		tr.jr.AddComment(epic, person, "/risk RISK-99 review")
+		step()
+		tr.ok("sync", "--once")
+		step()
+		tr.ok("sync", "--once")
+		if replies = jiraReplies(tr, epic); len(replies) != 4 || !strings.Contains(replies[3], "there is no risk RISK-99") {
+			t.Fatalf("replies %q", replies)
+		}
+	})
+}
+
+// serve: a signed issue_comment delivery wakes the daemon, the command is
+// applied once, and a replay of the delivery changes nothing.
+func TestCommandsServeWebhook(t *testing.T) {
+	tr := newTrackers(t, "commands: {enabled: true}\nserver: {listen: \"127.0.0.1:0\"}\nsync: {interval: 1h}\n")
+	tr.ok("risk", "add", "--title", "Orphaned snapshots accumulate", "--impact", "4", "--scope", "5", "--likelihood", "3", "--owner", "storage-sre")
+	addr, stop := tr.serveInBackground(t)
+	defer stop()
+	waitFor(t, "the first pass to mirror RISK-1", func() bool { return len(tr.linkOfMaybe("RISK-1")) == 1 })
+	n := issueNumber(t, tr.linkOf("RISK-1")["key"].(string))
+	tr.gh.SetPermission("acme/storage", "alice", "write")
+	tr.jr.Advance(5 * time.Second)
+	tr.gh.AddComment("acme/storage", n, "alice", "/risk review checked the cleanup job")
+	tr.jr.Advance(5 * time.Second)
+	body := []byte(fmt.Sprintf(`{"action":"created","issue":{"number":%d,"url":"https://api.github.com/repos/acme/storage/issues/%d","title":"[RISK-1] Orphaned snapshots accumulate","labels":[{"name":"risk"}]},`+
+		`"comment":{"id":1,"body":"/risk review checked the cleanup job","user":{"login":"alice"}},"repository":{"full_name":"acme/storage"},"sender":{"login":"alice"}}`, n, n))
+	hook := "http://" + addr + "/webhooks/github"
+	if code := postWebhook(t, hook, "issue_comment", "c-1", body, webhookSecret); code != http.StatusAccepted {
+		t.Fatalf("webhook: %d", code)
+	}
+	waitFor(t, "the review to be recorded", func() bool {
+		return decode[map[string]any](t, tr.ok("risk", "show", "RISK-1", "--json"))["last_reviewed_at"] != nil
+	})
+	waitFor(t, "the reply", func() bool { return len(botReplies(t, tr.gh, "acme/storage", n)) == 1 })
+	if code := postWebhook(t, hook, "issue_comment", "c-1", body, webhookSecret); code/100 != 2 {
+		t.Fatalf("replay: %d", code)
+	}
+	if code := postWebhook(t, hook, "issue_comment", "c-2", body, webhookSecret); code/100 != 2 { // redelivered under a new id
+		t.Fatalf("redelivery: %d", code)
+	}
+	time.Sleep(1500 * time.Millisecond) // debounce + a pass
+	if got := botReplies(t, tr.gh, "acme/storage", n); len(got) != 1 || !strings.Contains(got[0], "RISK-1 reviewed") {
+		t.Fatalf("replies %q", got)
+	}
+	if hist := tr.ok("risk", "show", "RISK-1"); strings.Count(hist, "checked the cleanup job") != 1 {
+		t.Fatalf("review recorded %d times:\n%s", strings.Count(hist, "checked the cleanup job"), hist)
+	}
 }
