@@ -72,14 +72,16 @@ var replyRe = regexp.MustCompile(`— risksync, in reply to comment (\S+)\s*$`)
 
 // commands reads `/risk` comments from every target and applies each once.
 // Risks it changed are pushed again, so their epics show the change this pass.
-func (e *Engine) commands(ctx context.Context, res *Result, ix *index, live map[string]registry.Tracker, dryRun bool) {
+// facts are the pass's stored facts, read once at its start.
+func (e *Engine) commands(ctx context.Context, res *Result, ix *index, live map[string]registry.Tracker, facts map[string]string, dryRun bool) {
 	if e.opts.Commands == nil || dryRun {
 		return
 	}
-	cursors, err := e.opts.Store.StatesWithPrefix(ctx, commandCursorPrefix)
-	if err != nil {
-		res.fail("", "", "commands", err)
-		return
+	cursors := map[string]string{}
+	for k, v := range facts {
+		if strings.HasPrefix(k, commandCursorPrefix) {
+			cursors[k] = v
+		}
 	}
 	changed := map[string]bool{}
 	for _, name := range e.trackerNames() {

@@ -161,7 +161,7 @@ func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
 	}
 	ix := newIndex(risks)
 	// The engine's per-pass facts (intake cursors, backoffs) in one statement.
-	facts, err := e.opts.Store.StatesWithPrefix(ctx, intakeCursorPrefix, backoffPrefix)
+	facts, err := e.opts.Store.StatesWithPrefix(ctx, intakeCursorPrefix, backoffPrefix, commandCursorPrefix)
 	if err != nil {
 		res.fail("", "", "load", err)
 		return res
@@ -203,7 +203,7 @@ func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
 	// Commands run after pull-back: the pass's listings have shown which
 	// issues changed, so comments are read only where something moved.
 	if ctx.Err() == nil {
-		e.commands(ctx, res, ix, live, dryRun)
+		e.commands(ctx, res, ix, live, facts, dryRun)
 	}
 	if ctx.Err() == nil {
 		e.orderBacklogs(ctx, res, ix, live, dryRun)
