@@ -315,3 +315,6 @@ func invalidAll(errs []registry.FieldError) error {
 	}
 	return &registry.Error{Code: registry.EINVALID, Message: strings.Join(msgs, "; "), Fields: errs}
 }
+
+// Now is the service's clock, for pages that show what is due.
+func (s *Service) Now() time.Time { return s.now() }
