@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 
 	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/riskfile"
 	"github.com/risksync/risksync/internal/service"
 )
 
@@ -16,6 +18,10 @@ type riskBackend interface {
 	create(ctx context.Context, c service.Change) (service.RiskView, error)
 	update(ctx context.Context, key string, c service.Change) (service.RiskView, error)
 	review(ctx context.Context, key, note string) (service.RiskView, error)
+	// importFile applies a .csv, .json or .yaml file all or nothing.
+	importFile(ctx context.Context, data []byte, format string, dryRun bool) (service.ImportResult, error)
+	// export returns every risk, ranked, for riskfile.Write.
+	export(ctx context.Context) ([]*registry.Risk, error)
 }
 
 // localBackend calls the service on the database (direct mode).
@@ -62,6 +68,18 @@ func (b localBackend) update(ctx context.Context, key string, c service.Change) 
 
 func (b localBackend) review(ctx context.Context, key, note string) (service.RiskView, error) {
 	return b.view(b.svc.Review(ctx, b.who, key, note))
+}
+
+func (b localBackend) importFile(ctx context.Context, data []byte, format string, dryRun bool) (service.ImportResult, error) {
+	rows, err := riskfile.Parse(bytes.NewReader(data), format)
+	if err != nil {
+		return service.ImportResult{}, err
+	}
+	return b.svc.Import(ctx, b.who, rows, dryRun)
+}
+
+func (b localBackend) export(ctx context.Context) ([]*registry.Risk, error) {
+	return b.svc.Export(ctx, b.who)
 }
 
 func (b localBackend) view(r *registry.Risk, err error) (service.RiskView, error) {

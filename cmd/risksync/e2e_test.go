@@ -362,6 +362,13 @@ func TestServeWebhookPullBack(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+	// The API is mounted, authenticates before anything else, and serves its document.
+	if code, body := httpGet(t, base+"/api/v1/risks/RISK-1"); code != http.StatusUnauthorized || !strings.Contains(body, `"status":401`) {
+		t.Fatalf("API without a token: %d %s", code, body)
+	}
+	if code, body := httpGet(t, base+"/api/v1/openapi.json"); code != 200 || !strings.Contains(body, `"openapi": "3.1.0"`) {
+		t.Fatalf("API document: %d %.200s", code, body)
+	}
 	if code, _ := httpGet(t, base+"/webhooks/jira"); code != http.StatusNotFound {
 		t.Fatalf("jira webhooks without a secret: %d", code)
 	}

@@ -14,9 +14,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/risksync/risksync/internal/registry"
-	"github.com/risksync/risksync/internal/service"
 	"github.com/spf13/cobra"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/report"
+	"github.com/risksync/risksync/internal/riskfile"
+	"github.com/risksync/risksync/internal/service"
 )
 
 // remoteBackend sends the risk commands through the HTTP API (--server):
@@ -58,34 +62,38 @@ func (m *Main) remote() (*remoteBackend, error) {
 	return &remoteBackend{base: u, token: token, http: hc}, nil
 }
 
-// do sends one API request and decodes a 2xx answer into out. Failures
-// become the registry errors the direct mode returns, so output and exit
-// codes match.
+// do sends one API request with a JSON body (or none) and decodes a 2xx
+// answer into out.
 func (b *remoteBackend) do(ctx context.Context, method, path string, query url.Values, body, out any) error {
+	if body == nil {
+		return b.send(ctx, method, path, query, nil, "", out)
+	}
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	ctype := "application/json"
+	if method == http.MethodPatch {
+		ctype = "application/merge-patch+json"
+	}
+	return b.send(ctx, method, path, query, bytes.NewReader(buf), ctype, out)
+}
+
+// send is one API exchange. Failures become the registry errors the direct
+// mode returns, so output and exit codes match.
+func (b *remoteBackend) send(ctx context.Context, method, path string, query url.Values, body io.Reader, ctype string, out any) error {
 	u := b.base.JoinPath(strings.Split(path, "/")...)
 	if len(query) > 0 {
 		u.RawQuery = query.Encode()
 	}
-	var rd io.Reader
-	if body != nil {
-		buf, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(buf)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+b.token)
 	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		ct := "application/json"
-		if method == http.MethodPatch {
-			ct = "application/merge-patch+json"
-		}
-		req.Header.Set("Content-Type", ct)
+	if ctype != "" {
+		req.Header.Set("Content-Type", ctype)
 	}
 	resp, err := b.http.Do(req)
 	if err != nil {
@@ -252,4 +260,76 @@ func (m *Main) refuseRemote(cmd *cobra.Command) error {
 		return usageError{fmt.Errorf("%s needs the database and cannot go through --server (or RISKSYNC_SERVER): run it where the database is reachable", top.CommandPath())}
 	}
 	return nil
+}
+
+// importFile posts the file to the API: CSV as it is, JSON as it is, YAML
+// converted to the equivalent JSON array (the API takes CSV or JSON).
+func (b *remoteBackend) importFile(ctx context.Context, data []byte, format string, dryRun bool) (service.ImportResult, error) {
+	ctype := "text/csv"
+	switch format {
+	case riskfile.JSON:
+		ctype = "application/json"
+	case riskfile.YAML:
+		var rows []map[string]any
+		if err := yaml.Unmarshal(data, &rows); err != nil {
+			return service.ImportResult{}, registry.Errorf(registry.EINVALID, "not a YAML array of objects: %v", err)
+		}
+		converted, err := json.Marshal(rows)
+		if err != nil {
+			return service.ImportResult{}, registry.Errorf(registry.EINVALID, "YAML that has no JSON form: %v", err)
+		}
+		data, ctype = converted, "application/json"
+	}
+	q := url.Values{}
+	if dryRun {
+		q.Set("dry_run", "true")
+	}
+	var res service.ImportResult
+	err := b.send(ctx, http.MethodPost, "api/v1/import", q, bytes.NewReader(data), ctype, &res)
+	return res, err
+}
+
+// export reads every risk through the API and turns the views back into
+// risks for riskfile.Write, which writes import's columns.
+func (b *remoteBackend) export(ctx context.Context) ([]*registry.Risk, error) {
+	views, err := b.list(ctx, service.Query{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*registry.Risk, len(views))
+	for i, v := range views {
+		r := &registry.Risk{Key: v.Key, Title: v.Title, Description: v.Description, Impact: v.Impact, Scope: v.Scope, Likelihood: v.Likelihood,
+			ETTDMinutes: v.ETTDMinutes, ETTRMinutes: v.ETTRMinutes, ImpactPercent: v.ImpactPercent, ETTFDays: v.ETTFDays,
+			Score: v.Score, Status: v.Status, LastReviewedAt: v.LastReviewedAt, ReviewDueAt: v.ReviewDueAt, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Version: v.Version}
+		if v.Band != nil {
+			r.Band = *v.Band
+		}
+		if v.Owner != nil {
+			r.Owner = *v.Owner
+		}
+		if v.StatusReason != nil {
+			r.StatusReason = *v.StatusReason
+		}
+		if v.AcceptedUntil != nil {
+			if d, err := time.Parse(time.DateOnly, *v.AcceptedUntil); err == nil {
+				r.AcceptedUntil = &d
+			}
+		}
+		out[i] = r
+	}
+	return out, nil
+}
+
+// report reads the weekly report through the API; the CLI renders it in
+// the format asked, as direct mode does.
+func (b *remoteBackend) report(ctx context.Context, owner string) (*report.Report, error) {
+	q := url.Values{}
+	if owner != "" {
+		q.Set("owner", owner)
+	}
+	var rep report.Report
+	if err := b.do(ctx, http.MethodGet, "api/v1/report", q, nil, &rep); err != nil {
+		return nil, err
+	}
+	return &rep, nil
 }

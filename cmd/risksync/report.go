@@ -38,13 +38,26 @@ accepted delivery per ISO week).`,
 			switch {
 			case strings.EqualFold(owner, "unowned") || strings.EqualFold(owner, "none"):
 				opts.Unowned = true
-			case owner != "":
+			case owner != "" && m.serverFlag == "" && m.getenv("RISKSYNC_SERVER") == "":
 				if opts.Owner, err = m.resolveOwner(owner); err != nil {
 					return err
 				}
 			}
 			if publish && (opts.Owner != "" || opts.Unowned) {
 				return usageError{errors.New("report: --owner prints a team's view; --publish delivers the whole registry's weekly report: use one or the other")}
+			}
+			if remote, err := m.remote(); err != nil || remote != nil {
+				if err != nil {
+					return err
+				}
+				if publish {
+					return usageError{errors.New("report --publish needs the database and the trackers' secrets: run it where the daemon runs, without --server")}
+				}
+				rep, err := remote.report(cmd.Context(), owner)
+				if err != nil {
+					return cliError(err)
+				}
+				return render(m.Stdout, rep)
 			}
 			return m.withStore(cmd.Context(), func(rs *openedStore) error {
 				var pub *report.Publisher

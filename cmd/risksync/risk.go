@@ -144,7 +144,10 @@ func cliError(err error) error {
 	}
 	msgs := make([]string, len(e.Fields))
 	for i, f := range e.Fields {
-		loc := strings.TrimPrefix(f.Location, "body.")
+		loc := f.Location
+		if i := strings.IndexByte(loc, '.'); i > 0 && (loc[:i] == "body" || loc[:i] == "query" || loc[:i] == "path") {
+			loc = loc[i+1:] // the API names where in the request; the CLI names the flag
+		}
 		flag, ok := flagNames[loc]
 		if !ok {
 			flag = "--" + strings.ReplaceAll(loc, "_", "-")
@@ -161,8 +164,9 @@ func (m *Main) resolveOwner(s string) (string, error) {
 }
 
 func (m *Main) riskCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "risk", Short: "Add, list, show, update and review risks"}
-	cmd.AddCommand(m.riskAddCommand(), m.riskListCommand(), m.riskShowCommand(), m.riskUpdateCommand(), m.riskReviewCommand())
+	cmd := &cobra.Command{Use: "risk", Short: "Add, list, show, update, review, import and export risks"}
+	cmd.AddCommand(m.riskAddCommand(), m.riskListCommand(), m.riskShowCommand(), m.riskUpdateCommand(), m.riskReviewCommand(),
+		m.riskImportCommand(), m.riskExportCommand())
 	for _, c := range cmd.Commands() {
 		c.Args = wrapArgs(c.Args)
 	}
@@ -172,16 +176,26 @@ func (m *Main) riskCommand() *cobra.Command {
 // withBackend runs fn against the registry: the API with --server, else
 // the database.
 func (m *Main) withBackend(ctx context.Context, fn func(riskBackend) error) error {
+	return cliError(m.withBackendFor(ctx, true, fn))
+}
+
+// withBackendFor is withBackend with the service's errors as they are
+// (import words its own); rescore=false opens the database without
+// rescoring it (a dry run writes nothing at all).
+func (m *Main) withBackendFor(ctx context.Context, rescore bool, fn func(riskBackend) error) error {
 	remote, err := m.remote()
 	if err != nil {
 		return err
 	}
 	if remote != nil {
-		return cliError(fn(remote))
+		return fn(remote)
 	}
-	return m.withStore(ctx, func(s *openedStore) error {
-		return cliError(fn(localBackend{svc: m.newService(s), who: m.localPrincipal()}))
-	})
+	s, err := m.openStoreFor(ctx, rescore)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return fn(localBackend{svc: m.newService(s), who: m.localPrincipal()})
 }
 
 func (m *Main) riskAddCommand() *cobra.Command {

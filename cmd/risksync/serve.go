@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/spf13/cobra"
 
+	"github.com/risksync/risksync/internal/api"
 	"github.com/risksync/risksync/internal/auth"
 	"github.com/risksync/risksync/internal/reconcile"
 	"github.com/risksync/risksync/internal/registry"
@@ -102,8 +102,7 @@ func (m *Main) serve(ctx context.Context) error {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", m.readyHandler(s, daemon, reports))
 	// People's pages and the API need a principal; health, metrics and
-	// webhooks (signed by the trackers) keep their own rules. The API
-	// mounts here with authn, which satisfies its Authenticate interface.
+	// webhooks (signed by the trackers) keep their own rules.
 	// The web UI owns "/" and /report: a token (as before), a session
 	// cookie or the trusted proxy lets people in; browsers without one are
 	// sent to /login.
@@ -114,6 +113,7 @@ func (m *Main) serve(ctx context.Context) error {
 	}
 	mux.Handle("/", ui)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.Handle(api.Prefix+"/", m.apiHandler(s, authn, logger))
 	for _, tracker := range []string{registry.TrackerGitHub, registry.TrackerJira} {
 		h := ts.webhooks[tracker]
 		if h == nil {
@@ -291,4 +291,14 @@ func backingOff(res *reconcile.Result) []reconcile.Failure {
 		}
 	}
 	return out
+}
+
+// apiHandler serves /api/v1 over the one service layer.
+func (m *Main) apiHandler(s *openedStore, authn api.Authenticator, logger *slog.Logger) http.Handler {
+	svc := m.newService(s)
+	reports := api.ReportFunc(func(ctx context.Context, opts report.Options) (*report.Report, error) {
+		return report.Generate(ctx, report.Deps{Store: s, Scoring: m.cfg.ScoringConfig(),
+			StagnationAfter: m.cfg.Stagnation.After.Std(), Logger: logger}, m.Now(), opts)
+	})
+	return api.New(svc, authn, reports, api.WithLogger(logger))
 }

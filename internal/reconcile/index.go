@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/risksync/risksync/internal/registry"
 )
@@ -42,7 +41,6 @@ func (ix *index) put(r *registry.Risk) {
 
 func sourceID(tracker, key string, pos int) string { return fmt.Sprintf("%s %s %d", tracker, key, pos) }
 
-// normalizeTitle compares failure modes the way people retype them.
-func normalizeTitle(s string) string {
-	return strings.TrimRight(strings.ToLower(strings.Join(strings.Fields(s), " ")), ".!;:")
-}
+// normalizeTitle compares failure modes the way people retype them; import
+// compares titles the same way.
+func normalizeTitle(s string) string { return registry.NormalizeTitle(s) }

@@ -365,3 +365,17 @@ func GitHubIssueKey(repo string, number int) string { return fmt.Sprintf("%s#%d"
 func SameTime(a, b *time.Time) bool {
 	return (a == nil) == (b == nil) && (a == nil || Truncate(*a).Equal(Truncate(*b)))
 }
+
+// NormalizeTitle is how titles are compared when a postmortem or an import
+// names a risk by title: the way people retype them (case, spacing, a
+// trailing full stop).
+func NormalizeTitle(s string) string {
+	return strings.TrimRight(strings.ToLower(strings.Join(strings.Fields(s), " ")), ".!;:")
+}
+
+// Field is an optional input to a change: Set says it was given; a nil
+// Value then clears it. service.Field is this type.
+type Field[T any] struct {
+	Set   bool
+	Value *T
+}

@@ -62,6 +62,12 @@ type Store interface {
 	// by the last rescore; "" always rescores. It returns how many risks changed.
 	Rescore(ctx context.Context, actor, fingerprint string) (int, error)
 
+	// Batch runs fn in one transaction: every write fn makes through tx
+	// commits together, or none does when fn (or any write) fails. Reads
+	// through tx see the batch's own writes. tx is valid only inside fn;
+	// Batch inside a batch joins it.
+	Batch(ctx context.Context, fn func(tx Store) error) error
+
 	Close() error
 }
 

@@ -57,11 +57,9 @@ func New(opts Options) *Service {
 }
 
 // Field is an optional input: Set says it was given (a flag, a JSON key);
-// a nil Value then clears it (JSON null, an empty flag).
-type Field[T any] struct {
-	Set   bool
-	Value *T
-}
+// a nil Value then clears it (JSON null, an empty flag). It is defined in
+// registry so import files parse into it without importing the service.
+type Field[T any] = registry.Field[T]
 
 // Some returns a set field holding v.
 func Some[T any](v T) Field[T] { return Field[T]{Set: true, Value: &v} }

@@ -389,13 +389,13 @@ func (st *tableState) table(pos int) Table {
 		name := displayNames[f]
 		lower := fields[f]
 		if !r.set {
-			add(f, st.line, "", "The table has no %s row%s; add a row `| %s | rating |` where the rating is %s.", name, unscored, name, acceptedRatings)
+			add(f, st.line, "", "The table has no %s row%s; add a row `| %s | rating |` where the rating is %s.", name, unscored, name, AcceptedRatings)
 			continue
 		}
 		v := clean(r.value)
-		n, expl, why := parseRating(v)
+		n, expl, why := ParseRating(v)
 		if why != "" {
-			add(f, r.line, v, "%s %s%s; write %s.", name, why, unscored, acceptedRatings)
+			add(f, r.line, v, "%s %s%s; write %s.", name, why, unscored, AcceptedRatings)
 			expl = v
 		}
 		if expl != "" {

@@ -298,9 +298,9 @@ func TestProblemMessages(t *testing.T) {
 	body := "| Risk | r |\n| Impact | Backup operations exceed recovery objectives |\n| Scope | 7 |\n| Owner | x |\n"
 	got := Parse(body)[0].Problems
 	want := []Problem{
-		{Field: "likelihood", Line: 1, Message: "The table has no Likelihood row, so the risk stays unscored; add a row `| Likelihood | rating |` where the rating is " + acceptedRatings + "."},
-		{Field: "impact", Line: 2, Cell: "Backup operations exceed recovery objectives", Message: "Impact is not a rating, so the risk stays unscored; write " + acceptedRatings + "."},
-		{Field: "scope", Line: 3, Cell: "7", Message: "Scope is outside 1 to 5, so the risk stays unscored; write " + acceptedRatings + "."},
+		{Field: "likelihood", Line: 1, Message: "The table has no Likelihood row, so the risk stays unscored; add a row `| Likelihood | rating |` where the rating is " + AcceptedRatings + "."},
+		{Field: "impact", Line: 2, Cell: "Backup operations exceed recovery objectives", Message: "Impact is not a rating, so the risk stays unscored; write " + AcceptedRatings + "."},
+		{Field: "scope", Line: 3, Cell: "7", Message: "Scope is outside 1 to 5, so the risk stays unscored; write " + AcceptedRatings + "."},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("problems:\n got %q\nwant %q", got, want)

@@ -6,16 +6,18 @@ import (
 	"unicode/utf8"
 )
 
-// acceptedRatings ends every rating problem, so authors see the fix where
+// AcceptedRatings ends every rating problem, so authors see the fix where
 // they see the fault.
-const acceptedRatings = "1 to 5 or negligible, low, medium, high, critical, optionally followed by \" — \" and why, e.g. `4 — every cluster in the region`"
+const AcceptedRatings = "1 to 5 or negligible, low, medium, high, critical, optionally followed by \" — \" and why, e.g. `4 — every cluster in the region`"
 
 var ratingWords = map[string]int{"negligible": 1, "low": 2, "medium": 3, "high": 4, "critical": 5}
 
-// parseRating reads a rating cell such as "4 — all clusters" or "**High**:
+// ParseRating reads a rating cell such as "4 — all clusters" or "**High**:
 // data loss". It returns the rating 1..5 and the explanation, or n == 0 and
 // why (a predicate such as "is not a rating") when the cell cannot be read.
-func parseRating(cell string) (n int, explanation, why string) {
+// Import reads its rating cells with it, so a file and a postmortem take
+// the same grammar.
+func ParseRating(cell string) (n int, explanation, why string) {
 	s := strings.TrimLeft(strings.TrimSpace(cell), "*_`")
 	if s == "" {
 		return 0, "", "is empty"

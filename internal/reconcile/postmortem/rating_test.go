@@ -53,9 +53,9 @@ func TestParseRating(t *testing.T) {
 		{"high5", 0, "", "is not a rating"},
 	}
 	for _, tc := range tests {
-		n, expl, why := parseRating(tc.cell)
+		n, expl, why := ParseRating(tc.cell)
 		if n != tc.n || expl != tc.expl || why != tc.why {
-			t.Errorf("parseRating(%q) = %d, %q, %q; want %d, %q, %q", tc.cell, n, expl, why, tc.n, tc.expl, tc.why)
+			t.Errorf("ParseRating(%q) = %d, %q, %q; want %d, %q, %q", tc.cell, n, expl, why, tc.n, tc.expl, tc.why)
 		}
 	}
 }

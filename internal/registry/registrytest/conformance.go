@@ -446,6 +446,90 @@ func RunConformance(t *testing.T, open Opener) {
 			t.Fatalf("version %d, want %d", got.Version, 1+writers)
 		}
 	})
+	// A failure in the middle of a batch, whether a domain error or one the
+	// database raises, leaves nothing of the batch written.
+	run("BatchFailureInTheMiddleWritesNothing", func(t *testing.T, e env) {
+		kept := e.mustCreate(t, NewRisk("kept", 1, 1, 1))
+		link := registry.Link{Tracker: "github", Key: "acme/rel#1", State: registry.LinkOpen, Current: true}
+		for _, tc := range []struct {
+			name string
+			fail func(tx registry.Store) error
+			code string
+		}{
+			{"domain error", func(tx registry.Store) error {
+				_, err := tx.UpdateRisk(e.ctx, "RISK-999", "alice", func(*registry.Risk) error { return nil })
+				return err
+			}, registry.ENOTFOUND},
+			{"database error", func(tx registry.Store) error {
+				r := NewRisk("same epic", 1, 1, 1)
+				r.Links = []registry.Link{link}
+				_, err := tx.CreateRisk(e.ctx, r, "alice")
+				return err
+			}, registry.ECONFLICT},
+		} {
+			err := e.store.Batch(e.ctx, func(tx registry.Store) error {
+				a, err := tx.CreateRisk(e.ctx, with(NewRisk("first of batch", 5, 5, 5), func(r *registry.Risk) { r.Links = []registry.Link{link} }), "alice")
+				if err != nil {
+					return err
+				}
+				if _, err := tx.UpdateRisk(e.ctx, kept.Key, "alice", func(r *registry.Risk) error { r.Description = "changed"; return nil }); err != nil {
+					return err
+				}
+				// The batch reads its own writes.
+				if got, err := tx.FindRisk(e.ctx, a.Key); err != nil || got.Title != "first of batch" {
+					t.Fatalf("%s: read inside the batch: %v %v", tc.name, got, err)
+				}
+				if all, _ := tx.ListRisks(e.ctx, registry.RiskFilter{}); len(all) != 2 {
+					t.Fatalf("%s: list inside the batch: %s", tc.name, keys(all))
+				}
+				return tc.fail(tx)
+			})
+			wantCode(t, err, tc.code, "")
+			all, err := e.store.ListRisks(e.ctx, registry.RiskFilter{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(all) != 1 || all[0].Key != kept.Key || all[0].Description != "" || all[0].Version != 1 {
+				t.Fatalf("%s: after the failed batch: %s %+v", tc.name, keys(all), all[0])
+			}
+			if h, _ := e.store.History(e.ctx, kept.Key, 0); len(h) != len(registry.Diff(&registry.Risk{}, kept))+1 {
+				t.Fatalf("%s: history of %s has %d entries after the failed batch", tc.name, kept.Key, len(h))
+			}
+		}
+		// The store is usable afterwards and the epic is free again.
+		e.mustCreate(t, with(NewRisk("after", 1, 1, 1), func(r *registry.Risk) { r.Links = []registry.Link{link} }))
+	})
+
+	run("BatchCommitsTogether", func(t *testing.T, e env) {
+		kept := e.mustCreate(t, NewRisk("kept", 1, 1, 1))
+		before := e.store.Statements()
+		err := e.store.Batch(e.ctx, func(tx registry.Store) error {
+			for _, title := range []string{"one", "two"} {
+				if _, err := tx.CreateRisk(e.ctx, NewRisk(title, 2, 2, 2), "alice"); err != nil {
+					return err
+				}
+			}
+			// A batch inside a batch joins it.
+			return tx.Batch(e.ctx, func(tx registry.Store) error {
+				_, err := tx.UpdateRisk(e.ctx, kept.Key, "alice", func(r *registry.Risk) error { r.Impact = Ptr(5); return nil })
+				return err
+			})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// BEGIN, 2 × (insert + history), load (3) + update + history, COMMIT.
+		if n := e.store.Statements() - before; n != 11 {
+			t.Fatalf("batch sent %d statements, want 11", n)
+		}
+		all, _ := e.store.ListRisks(e.ctx, registry.RiskFilter{})
+		if len(all) != 3 {
+			t.Fatalf("after the batch: %s", keys(all))
+		}
+		if got, _ := e.store.FindRisk(e.ctx, kept.Key); *got.Impact != 5 || got.Version != 2 {
+			t.Fatalf("update in the batch: impact %d version %d", *got.Impact, got.Version)
+		}
+	})
 }
 
 func with(r *registry.Risk, fn func(*registry.Risk)) *registry.Risk { fn(r); return r }

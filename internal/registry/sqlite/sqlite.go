@@ -40,7 +40,10 @@ func Open(ctx context.Context, path string, opts registry.StoreOptions) (*DB, er
 	}
 	// busy_timeout waits for another writer instead of failing; _txlock=immediate
 	// takes the write lock at BEGIN so two writers never deadlock on upgrade.
-	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	// temp_store=MEMORY keeps statement journals off disk: a batch (an
+	// import) of thousands of statements otherwise spends a fifth of its
+	// time writing them.
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=temp_store(MEMORY)&_txlock=immediate"
 	db, err := sqlx.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)

@@ -32,7 +32,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap registry.Snapshot) error 
 	if err != nil {
 		return err
 	}
-	err = s.exec(ctx, s.db, `INSERT INTO registry_snapshots (day, exposure, risks, by_band, top) VALUES (?, ?, ?, ?, ?)
+	err = s.exec(ctx, s.q(), `INSERT INTO registry_snapshots (day, exposure, risks, by_band, top) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (day) DO UPDATE SET exposure = excluded.exposure, risks = excluded.risks, by_band = excluded.by_band, top = excluded.top`,
 		snap.Day.UTC().Format(dayLayout), snap.Exposure, snap.Risks, string(byBand), string(top))
 	return s.wrap("save snapshot", err)
@@ -41,7 +41,7 @@ func (s *Store) SaveSnapshot(ctx context.Context, snap registry.Snapshot) error 
 // Snapshots implements registry.ReportStore.
 func (s *Store) Snapshots(ctx context.Context, from time.Time) ([]registry.Snapshot, error) {
 	var rows []snapshotRow
-	if err := s.selectAll(ctx, s.db, &rows, `SELECT day, exposure, risks, by_band, top FROM registry_snapshots WHERE day >= ? ORDER BY day`,
+	if err := s.selectAll(ctx, s.q(), &rows, `SELECT day, exposure, risks, by_band, top FROM registry_snapshots WHERE day >= ? ORDER BY day`,
 		from.UTC().Format(dayLayout)); err != nil {
 		return nil, s.wrap("snapshots", err)
 	}
@@ -65,7 +65,7 @@ func (s *Store) Snapshots(ctx context.Context, from time.Time) ([]registry.Snaps
 // HistorySince implements registry.ReportStore.
 func (s *Store) HistorySince(ctx context.Context, since time.Time) ([]registry.HistoryEntry, error) {
 	var rows []historyRow
-	if err := s.selectAll(ctx, s.db, &rows, `SELECT id, risk_id, at, actor, field, old_value, new_value FROM risk_history WHERE at >= ? ORDER BY id`,
+	if err := s.selectAll(ctx, s.q(), &rows, `SELECT id, risk_id, at, actor, field, old_value, new_value FROM risk_history WHERE at >= ? ORDER BY id`,
 		someTime(since)); err != nil {
 		return nil, s.wrap("history since", err)
 	}
@@ -90,7 +90,7 @@ type publicationRow struct {
 // Publication implements registry.ReportStore.
 func (s *Store) Publication(ctx context.Context, week, channel string) (*registry.Publication, error) {
 	var r publicationRow
-	err := s.get(ctx, s.db, &r, `SELECT week, channel, ref, delivered, attempts, last_error, updated_at FROM report_publications WHERE week = ? AND channel = ?`, week, channel)
+	err := s.get(ctx, s.q(), &r, `SELECT week, channel, ref, delivered, attempts, last_error, updated_at FROM report_publications WHERE week = ? AND channel = ?`, week, channel)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -105,7 +105,7 @@ func (s *Store) Publication(ctx context.Context, week, channel string) (*registr
 // sort as text, so one indexed query finds the newest.
 func (s *Store) LastDelivered(ctx context.Context, beforeWeek string) (*registry.Publication, error) {
 	var r publicationRow
-	err := s.get(ctx, s.db, &r, `SELECT week, channel, ref, delivered, attempts, last_error, updated_at FROM report_publications
+	err := s.get(ctx, s.q(), &r, `SELECT week, channel, ref, delivered, attempts, last_error, updated_at FROM report_publications
 		WHERE delivered AND week < ? ORDER BY week DESC, channel LIMIT 1`, beforeWeek)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -119,7 +119,7 @@ func (s *Store) LastDelivered(ctx context.Context, beforeWeek string) (*registry
 
 // SavePublication implements registry.ReportStore.
 func (s *Store) SavePublication(ctx context.Context, p registry.Publication) error {
-	err := s.exec(ctx, s.db, `INSERT INTO report_publications (week, channel, ref, delivered, attempts, last_error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+	err := s.exec(ctx, s.q(), `INSERT INTO report_publications (week, channel, ref, delivered, attempts, last_error, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (week, channel) DO UPDATE SET ref = excluded.ref, delivered = excluded.delivered, attempts = excluded.attempts,
 		last_error = excluded.last_error, updated_at = excluded.updated_at`,
 		p.Week, p.Channel, p.Ref, p.Delivered, p.Attempts, p.LastError, someTime(s.now()))

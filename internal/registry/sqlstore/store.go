@@ -38,14 +38,19 @@ type Store struct {
 	derive  registry.Deriver
 	now     func() time.Time
 
-	statements atomic.Int64
+	// tx is set on the store a Batch hands out: every method then runs in
+	// that transaction instead of its own.
+	tx    *sqlx.Tx
+	stmts map[string]*sqlx.Stmt // the batch's prepared statements, closed with tx
+
+	statements *atomic.Int64 // shared with the batch stores
 }
 
 var _ registry.Store = (*Store)(nil)
 
 // New wraps an open, migrated database.
 func New(db *sqlx.DB, d Dialect, opts registry.StoreOptions) *Store {
-	s := &Store{db: db, dialect: d, derive: opts.Derive, now: opts.Now}
+	s := &Store{db: db, dialect: d, derive: opts.Derive, now: opts.Now, statements: new(atomic.Int64)}
 	if s.derive == nil {
 		s.derive = func(*registry.Risk) {}
 	}
@@ -69,7 +74,20 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 func (s *Store) Statements() int64 { return s.statements.Load() }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	if s.tx != nil {
+		return registry.Errorf(registry.EINTERNAL, "%s: close inside a batch: close the store the batch came from", s.dialect.Name)
+	}
+	return s.db.Close()
+}
+
+// q is where queries go: the batch's transaction, or the pool.
+func (s *Store) q() queryer {
+	if s.tx != nil {
+		return s.tx
+	}
+	return s.db
+}
 
 type queryer interface {
 	GetContext(ctx context.Context, dest any, query string, args ...any) error
@@ -79,22 +97,72 @@ type queryer interface {
 
 func (s *Store) get(ctx context.Context, q queryer, dest any, query string, args ...any) error {
 	s.statements.Add(1)
-	return q.GetContext(ctx, dest, s.db.Rebind(query), args...)
+	q, query, err := s.prepared(ctx, q, s.db.Rebind(query))
+	if err != nil {
+		return err
+	}
+	return q.GetContext(ctx, dest, query, args...)
 }
 
 func (s *Store) selectAll(ctx context.Context, q queryer, dest any, query string, args ...any) error {
 	s.statements.Add(1)
-	return q.SelectContext(ctx, dest, s.db.Rebind(query), args...)
+	q, query, err := s.prepared(ctx, q, s.db.Rebind(query))
+	if err != nil {
+		return err
+	}
+	return q.SelectContext(ctx, dest, query, args...)
 }
 
 func (s *Store) exec(ctx context.Context, q queryer, query string, args ...any) error {
 	s.statements.Add(1)
-	_, err := q.ExecContext(ctx, s.db.Rebind(query), args...)
+	q, query, err := s.prepared(ctx, q, s.db.Rebind(query))
+	if err != nil {
+		return err
+	}
+	_, err = q.ExecContext(ctx, query, args...)
 	return err
 }
 
-// inTx runs fn in a transaction, rolled back when fn fails.
+// prepared routes a query of a batch through a statement prepared once per
+// batch: an import repeats a handful of statements thousands of times, and
+// preparing each again costs a third of the time on SQLite and a round
+// trip on PostgreSQL. Outside a batch, q and query are returned unchanged.
+func (s *Store) prepared(ctx context.Context, q queryer, query string) (queryer, string, error) {
+	if s.stmts == nil || q != queryer(s.tx) {
+		return q, query, nil
+	}
+	st := s.stmts[query]
+	if st == nil {
+		var err error
+		if st, err = s.tx.PreparexContext(ctx, query); err != nil {
+			return nil, "", err
+		}
+		s.stmts[query] = st
+	}
+	return stmtQueryer{st}, query, nil
+}
+
+// stmtQueryer runs a prepared statement; the query text is already in it.
+type stmtQueryer struct{ st *sqlx.Stmt }
+
+func (p stmtQueryer) GetContext(ctx context.Context, dest any, _ string, args ...any) error {
+	return p.st.GetContext(ctx, dest, args...)
+}
+
+func (p stmtQueryer) SelectContext(ctx context.Context, dest any, _ string, args ...any) error {
+	return p.st.SelectContext(ctx, dest, args...)
+}
+
+func (p stmtQueryer) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return p.st.ExecContext(ctx, args...)
+}
+
+// inTx runs fn in a transaction, rolled back when fn fails. Inside a batch
+// it runs fn in the batch's transaction, which commits or rolls back as one.
 func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
+	if s.tx != nil {
+		return fn(s.tx)
+	}
 	s.statements.Add(1)
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -106,6 +174,24 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	}
 	s.statements.Add(1)
 	return tx.Commit()
+}
+
+// Batch implements registry.Store.
+func (s *Store) Batch(ctx context.Context, fn func(tx registry.Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	var fnErr error
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+		b := *s
+		b.tx, b.stmts = tx, map[string]*sqlx.Stmt{}
+		fnErr = fn(&b)
+		return fnErr
+	})
+	if err != nil && err == fnErr {
+		return err // already worded by the operation that failed
+	}
+	return s.wrap("batch", err)
 }
 
 // wrap names the operation on storage failures; domain errors pass unchanged
@@ -190,7 +276,7 @@ func (s *Store) FindRisk(ctx context.Context, key string) (*registry.Risk, error
 	if err != nil {
 		return nil, err
 	}
-	r, err := s.loadRisk(ctx, s.db, id, "")
+	r, err := s.loadRisk(ctx, s.q(), id, "")
 	if err != nil {
 		return nil, s.wrap("find risk "+registry.FormatKey(id), err)
 	}
@@ -298,7 +384,7 @@ func (s *Store) ListRisks(ctx context.Context, f registry.RiskFilter) ([]*regist
 		limit = fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
 	var rows []riskRow
-	if err := s.selectAll(ctx, s.db, &rows, `SELECT `+riskColumns+` FROM risks`+cond+` ORDER BY `+s.dialect.RankOrder+limit, args...); err != nil {
+	if err := s.selectAll(ctx, s.q(), &rows, `SELECT `+riskColumns+` FROM risks`+cond+` ORDER BY `+s.dialect.RankOrder+limit, args...); err != nil {
 		return nil, s.wrap("list risks", err)
 	}
 	out := make([]*registry.Risk, len(rows))
@@ -314,7 +400,7 @@ func (s *Store) ListRisks(ctx context.Context, f registry.RiskFilter) ([]*regist
 	if limit != "" {
 		idQuery += ` ORDER BY ` + s.dialect.RankOrder + limit
 	}
-	if err := s.attach(ctx, s.db, byID, idQuery, args); err != nil {
+	if err := s.attach(ctx, s.q(), byID, idQuery, args); err != nil {
 		return nil, s.wrap("list risks", err)
 	}
 	return out, nil
@@ -576,7 +662,7 @@ func (s *Store) History(ctx context.Context, key string, limit int) ([]registry.
 		args = append(args, limit)
 	}
 	var rows []historyRow
-	if err := s.selectAll(ctx, s.db, &rows, q, args...); err != nil {
+	if err := s.selectAll(ctx, s.q(), &rows, q, args...); err != nil {
 		return nil, s.wrap("history of "+key, err)
 	}
 	if len(rows) == 0 { // every risk has its creation in history

@@ -15,7 +15,7 @@ var _ registry.SyncStore = (*Store)(nil)
 // State implements registry.SyncStore.
 func (s *Store) State(ctx context.Context, name string) (string, bool, error) {
 	var v string
-	err := s.get(ctx, s.db, &v, `SELECT value FROM sync_state WHERE name = ?`, name)
+	err := s.get(ctx, s.q(), &v, `SELECT value FROM sync_state WHERE name = ?`, name)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
@@ -43,7 +43,7 @@ func (s *Store) StatesWithPrefix(ctx context.Context, prefixes ...string) (map[s
 		where = append(where, "(name >= ? AND name < ?)")
 		args = append(args, p, p+"\U0010FFFF")
 	}
-	if err := s.selectAll(ctx, s.db, &rows, `SELECT name, value FROM sync_state WHERE `+strings.Join(where, " OR "), args...); err != nil {
+	if err := s.selectAll(ctx, s.q(), &rows, `SELECT name, value FROM sync_state WHERE `+strings.Join(where, " OR "), args...); err != nil {
 		return nil, s.wrap("read states "+strings.Join(prefixes, ","), err)
 	}
 	for _, r := range rows {
@@ -59,14 +59,14 @@ func (s *Store) StatesWithPrefix(ctx context.Context, prefixes ...string) (map[s
 
 // SetState implements registry.SyncStore.
 func (s *Store) SetState(ctx context.Context, name, value string) error {
-	err := s.exec(ctx, s.db, `INSERT INTO sync_state (name, value, updated_at) VALUES (?, ?, ?)
+	err := s.exec(ctx, s.q(), `INSERT INTO sync_state (name, value, updated_at) VALUES (?, ?, ?)
 		ON CONFLICT (name) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`, name, value, someTime(s.now()))
 	return s.wrap("write state "+name, err)
 }
 
 // DeleteState implements registry.SyncStore.
 func (s *Store) DeleteState(ctx context.Context, name string) error {
-	return s.wrap("delete state "+name, s.exec(ctx, s.db, `DELETE FROM sync_state WHERE name = ?`, name))
+	return s.wrap("delete state "+name, s.exec(ctx, s.q(), `DELETE FROM sync_state WHERE name = ?`, name))
 }
 
 // Enqueue implements registry.SyncStore.
@@ -79,14 +79,14 @@ func (s *Store) Enqueue(ctx context.Context, n registry.Notification) (bool, err
 		return false, err
 	}
 	var ids []int64
-	err = s.selectAll(ctx, s.db, &ids, `INSERT INTO webhook_queue (tracker, delivery_id, notification, received_at) VALUES (?, ?, ?, ?)
+	err = s.selectAll(ctx, s.q(), &ids, `INSERT INTO webhook_queue (tracker, delivery_id, notification, received_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (tracker, delivery_id) DO NOTHING RETURNING id`, n.Tracker, n.DeliveryID, string(body), someTime(s.now()))
 	if err != nil {
 		return false, s.wrap("enqueue "+n.Tracker+" delivery "+n.DeliveryID, err)
 	}
 	if len(ids) == 1 && s.dialect.NotifyQuery != "" {
 		// Best effort: the delivery is stored; a lost wake-up only waits for the next interval.
-		_ = s.exec(ctx, s.db, s.dialect.NotifyQuery)
+		_ = s.exec(ctx, s.q(), s.dialect.NotifyQuery)
 	}
 	return len(ids) == 1, nil
 }
@@ -98,7 +98,7 @@ func (s *Store) Pending(ctx context.Context, limit int) ([]registry.QueuedNotifi
 		Notification string `db:"notification"`
 		ReceivedAt   dbTime `db:"received_at"`
 	}
-	if err := s.selectAll(ctx, s.db, &rows, `SELECT id, notification, received_at FROM webhook_queue WHERE processed_at IS NULL ORDER BY id LIMIT ?`, limit); err != nil {
+	if err := s.selectAll(ctx, s.q(), &rows, `SELECT id, notification, received_at FROM webhook_queue WHERE processed_at IS NULL ORDER BY id LIMIT ?`, limit); err != nil {
 		return nil, s.wrap("pending notifications", err)
 	}
 	out := make([]registry.QueuedNotification, 0, len(rows))
@@ -121,5 +121,5 @@ func (s *Store) MarkProcessed(ctx context.Context, ids []int64) error {
 	for _, id := range ids {
 		args = append(args, id)
 	}
-	return s.wrap("mark notifications processed", s.exec(ctx, s.db, `UPDATE webhook_queue SET processed_at = ? WHERE id IN (`+placeholders(len(ids))+`)`, args...))
+	return s.wrap("mark notifications processed", s.exec(ctx, s.q(), `UPDATE webhook_queue SET processed_at = ? WHERE id IN (`+placeholders(len(ids))+`)`, args...))
 }
