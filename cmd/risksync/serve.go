@@ -107,7 +107,9 @@ func (m *Main) serve(ctx context.Context) error {
 	// cookie or the trusted proxy lets people in; browsers without one are
 	// sent to /login.
 	ui, err := web.New(web.Options{Service: m.newService(s), Auth: authn, Logger: logger,
-		Report: func(ctx context.Context, o report.Options) (*report.Report, error) { return report.Generate(ctx, reports.deps(), m.Now(), o) }})
+		Report: func(ctx context.Context, o report.Options) (*report.Report, error) {
+			return report.Generate(ctx, reports.deps(), m.Now(), o)
+		}})
 	if err != nil {
 		return err
 	}

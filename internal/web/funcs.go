@@ -43,7 +43,7 @@ var funcs = template.FuncMap{
 	"isint": func(p *int, n int) bool { return p != nil && *p == n },
 	"q":     query,
 	"vals":  func(v url.Values, k string) string { return v.Get(k) },
-	"list": func(s ...string) []string { return s },
+	"list":  func(s ...string) []string { return s },
 	"dict": func(kv ...any) map[string]any {
 		m := map[string]any{}
 		for i := 0; i+1 < len(kv); i += 2 {

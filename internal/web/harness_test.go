@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -66,7 +66,9 @@ func newSite(tb testing.TB, open registrytest.Opener) *site {
 	}
 	deps := report.Deps{Store: st, Scoring: cfg.ScoringConfig(), StagnationAfter: cfg.Stagnation.After.Std()}
 	s.ui, err = web.New(web.Options{Service: svc, Auth: authn,
-		Report: func(ctx context.Context, o report.Options) (*report.Report, error) { return report.Generate(ctx, deps, clock.Now(), o) }})
+		Report: func(ctx context.Context, o report.Options) (*report.Report, error) {
+			return report.Generate(ctx, deps, clock.Now(), o)
+		}})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -121,17 +121,17 @@ func (u *UI) registry(w http.ResponseWriter, r *http.Request, v *view) {
 }
 
 type riskData struct {
-	Risk                service.RiskView
-	BandClass           string
-	History             []service.HistoryView // newest first
-	Chart               template.HTML
-	CanEdit             bool
-	Teams               []string
-	Ratings             []int
-	Decided, Accepted   bool
-	IdleDays            int
-	Stagnant, NeedsDec  bool
-	Tomorrow            string
+	Risk               service.RiskView
+	BandClass          string
+	History            []service.HistoryView // newest first
+	Chart              template.HTML
+	CanEdit            bool
+	Teams              []string
+	Ratings            []int
+	Decided, Accepted  bool
+	IdleDays           int
+	Stagnant, NeedsDec bool
+	Tomorrow           string
 }
 
 func (u *UI) risk(w http.ResponseWriter, r *http.Request, v *view) {
