@@ -17,8 +17,12 @@ import (
 // benchDaemon is the daemon's engine with long-lived connectors (their caches
 // warm, as in serve) over a registry of n seeded risks, mirrored once.
 func benchDaemon(b *testing.B, n int) (*trackers, *openedStore, *reconcile.Engine) {
+	return benchDaemonWith(b, n, "")
+}
+
+func benchDaemonWith(b *testing.B, n int, extraYAML string) (*trackers, *openedStore, *reconcile.Engine) {
 	b.Helper()
-	tr := newTrackers(b, "")
+	tr := newTrackers(b, extraYAML)
 	path := strings.TrimPrefix(tr.env["RISKSYNC_DATABASE_URL"], "sqlite://")
 	db, err := sqlite.Open(context.Background(), path, registrytest.DefaultOptions(registrytest.NewClock()))
 	if err != nil {
@@ -55,8 +59,16 @@ func benchDaemon(b *testing.B, n int) (*trackers, *openedStore, *reconcile.Engin
 	return tr, s, engine
 }
 
-func BenchmarkSyncPass1000Unchanged(b *testing.B) {
-	tr, s, engine := benchDaemon(b, 1000)
+func BenchmarkSyncPass1000Unchanged(b *testing.B) { benchUnchanged(b, "") }
+
+// With tracker commands on, a quiet pass reads no comments: the listings
+// above already say nothing moved.
+func BenchmarkSyncPass1000UnchangedCommands(b *testing.B) {
+	benchUnchanged(b, "commands: {enabled: true}\n")
+}
+
+func benchUnchanged(b *testing.B, extraYAML string) {
+	tr, s, engine := benchDaemonWith(b, 1000, extraYAML)
 	gh0, jr0, sql0 := len(tr.gh.Requests()), len(tr.jr.Requests()), s.Statements()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"sort"
 	"time"
 
@@ -95,29 +94,6 @@ func scoreOf(r *registry.Risk) float64 {
 		return -1
 	}
 	return *r.Score
-}
-
-// serveHTML answers /report with a report generated from the registry now.
-func (j *reportJob) serveHTML(w http.ResponseWriter, r *http.Request) {
-	opts := report.Options{}
-	if owner := r.URL.Query().Get("owner"); owner != "" {
-		if owner == "unowned" {
-			opts.Unowned = true
-		} else if t := j.m.cfg.MatchTeam(owner); t != nil {
-			opts.Owner = t.Name
-		} else {
-			http.Error(w, "unknown team "+owner, http.StatusNotFound)
-			return
-		}
-	}
-	rep, err := report.Generate(r.Context(), j.deps(), j.m.Now(), opts)
-	if err != nil {
-		j.logger.Error("generate report", "err", err)
-		http.Error(w, "report unavailable: "+registry.ErrorCode(err), http.StatusServiceUnavailable)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = report.RenderHTML(w, rep)
 }
 
 // status adds the week's publication records to /readyz detail.

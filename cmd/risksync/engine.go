@@ -13,10 +13,14 @@ import (
 
 // newEngine wires the reconcile engine for sync and serve alike.
 func (m *Main) newEngine(s *openedStore, ts *trackerSet, logger *slog.Logger, onWrite func(registry.Write)) *reconcile.Engine {
-	return reconcile.New(reconcile.Options{Store: s, Routing: m.cfg.Routing(), Scoring: m.cfg.ScoringConfig(), Trackers: ts.trackers, Logger: logger, Now: m.Now,
+	opts := reconcile.Options{Store: s, Routing: m.cfg.Routing(), Scoring: m.cfg.ScoringConfig(), Trackers: ts.trackers, Logger: logger, Now: m.Now,
 		// Jira's search lags behind a create; GitHub's listing does not.
 		IntentGrace:   map[string]time.Duration{registry.TrackerJira: m.cfg.Sync.CreateSettle.Std()},
-		ConfigVersion: m.configVersion(), OnWrite: onWrite})
+		ConfigVersion: m.configVersion(), OnWrite: onWrite}
+	if m.cfg.Commands.Enabled {
+		opts.Commands = m.newService(s) // commands obey the same rules as the CLI
+	}
+	return reconcile.New(opts)
 }
 
 // configVersion identifies the configuration, so risks backing off after a

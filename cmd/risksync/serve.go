@@ -20,6 +20,7 @@ import (
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/registry/sqlite"
 	"github.com/risksync/risksync/internal/report"
+	"github.com/risksync/risksync/internal/web"
 )
 
 // ShutdownTimeout bounds how long serve takes to stop after SIGTERM.
@@ -102,7 +103,17 @@ func (m *Main) serve(ctx context.Context) error {
 	mux.HandleFunc("GET /readyz", m.readyHandler(s, daemon, reports))
 	// People's pages and the API need a principal; health, metrics and
 	// webhooks (signed by the trackers) keep their own rules.
-	mux.Handle("GET /report", authn.Require(http.HandlerFunc(reports.serveHTML)))
+	// The web UI owns "/" and /report: a token (as before), a session
+	// cookie or the trusted proxy lets people in; browsers without one are
+	// sent to /login.
+	ui, err := web.New(web.Options{Service: m.newService(s), Auth: authn, Logger: logger,
+		Report: func(ctx context.Context, o report.Options) (*report.Report, error) {
+			return report.Generate(ctx, reports.deps(), m.Now(), o)
+		}})
+	if err != nil {
+		return err
+	}
+	mux.Handle("/", ui)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.Handle(api.Prefix+"/", m.apiHandler(s, authn, logger))
 	for _, tracker := range []string{registry.TrackerGitHub, registry.TrackerJira} {
@@ -174,7 +185,7 @@ func (m *Main) newAuthenticator(s *openedStore, reg prometheus.Registerer, logge
 		}
 		proxy = &auth.Proxy{Header: p.Header, Trusted: prefixes, Role: registry.Role(p.Role)}
 	}
-	return auth.New(auth.Options{Tokens: s, Proxy: proxy, Now: m.Now, Registerer: reg, Logger: logger})
+	return auth.New(auth.Options{Tokens: s, Sessions: s, Proxy: proxy, Now: m.Now, Registerer: reg, Logger: logger})
 }
 
 // adviseFirstToken logs, in one line, how to make the first token when no

@@ -5,6 +5,7 @@
 package auth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -70,6 +71,11 @@ type Options struct {
 	// Registerer receives risksync_api_auth_failures_total; nil leaves it unregistered.
 	Registerer prometheus.Registerer
 	Logger     *slog.Logger
+	// Sessions keeps web UI sign-ins; nil turns them off (Login fails).
+	Sessions registry.SessionStore
+	// SessionIdle and SessionMax end a session after that long unused, or
+	// after that long at all (defaults 12h and 7 days).
+	SessionIdle, SessionMax time.Duration
 }
 
 // Authenticator authenticates requests; safe for concurrent use.
@@ -79,6 +85,9 @@ type Authenticator struct {
 	now      func() time.Time
 	logger   *slog.Logger
 	failures *prometheus.CounterVec
+
+	sessions                registry.SessionStore
+	sessionIdle, sessionMax time.Duration
 
 	mu sync.Mutex
 	// touched is when each token's use was last written. It only spares
@@ -91,6 +100,7 @@ type Authenticator struct {
 // registered (registered twice).
 func New(o Options) (*Authenticator, error) {
 	a := &Authenticator{tokens: o.Tokens, proxy: o.Proxy, now: o.Now, logger: o.Logger, touched: map[string]time.Time{},
+		sessions: o.Sessions, sessionIdle: cmp.Or(o.SessionIdle, DefaultSessionIdle), sessionMax: cmp.Or(o.SessionMax, DefaultSessionMax),
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "risksync_api_auth_failures_total",
 			Help: "Requests refused for missing, invalid (malformed, unknown, revoked) or expired credentials."}, []string{"reason"})}
 	if a.now == nil {
@@ -142,33 +152,43 @@ func (a *Authenticator) bearer(ctx context.Context, header []string) (registry.P
 	if !strings.EqualFold(scheme, "Bearer") || secret == "" || strings.ContainsFunc(secret, unicode.IsSpace) {
 		return a.fail(ReasonInvalid, malformed)
 	}
+	p, _, err := a.verify(ctx, secret)
+	return p, err
+}
+
+// verify checks a token's secret and returns its principal and stored row.
+func (a *Authenticator) verify(ctx context.Context, secret string) (registry.Principal, *registry.Token, error) {
+	fail := func(reason, format string, args ...any) (registry.Principal, *registry.Token, error) {
+		p, err := a.fail(reason, format, args...)
+		return p, nil, err
+	}
 	if !strings.HasPrefix(secret, TokenPrefix) {
-		return a.fail(ReasonInvalid, "not a risksync token (they start with %s)", TokenPrefix)
+		return fail(ReasonInvalid, "not a risksync token (they start with %s)", TokenPrefix)
 	}
 	hash := Hash(secret)
 	t, err := a.tokens.TokenByHash(ctx, hash)
 	if registry.ErrorCode(err) == registry.ENOTFOUND {
-		return a.fail(ReasonInvalid, "unknown or revoked token")
+		return fail(ReasonInvalid, "unknown or revoked token")
 	}
 	if err != nil {
-		return registry.Principal{}, fmt.Errorf("authentication: look up the token: %w", err)
+		return registry.Principal{}, nil, fmt.Errorf("authentication: look up the token: %w", err)
 	}
 	// The store found the row by its indexed hash; comparing again in
 	// constant time keeps the decision itself free of timing differences,
 	// whatever the database's comparison does.
 	if subtle.ConstantTimeCompare([]byte(t.Hash), []byte(hash)) != 1 || t.RevokedAt != nil {
-		return a.fail(ReasonInvalid, "unknown or revoked token")
+		return fail(ReasonInvalid, "unknown or revoked token")
 	}
 	now := a.now()
 	if t.ExpiresAt != nil && !now.Before(*t.ExpiresAt) {
-		return a.fail(ReasonExpired, "token %q expired at %s: ask an admin for a new one", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339))
+		return fail(ReasonExpired, "token %q expired at %s: ask an admin for a new one", t.Name, t.ExpiresAt.UTC().Format(time.RFC3339))
 	}
 	role, err := registry.ParseRole(string(t.Role))
 	if err != nil {
-		return a.fail(ReasonInvalid, "token %q has no usable role", t.Name)
+		return fail(ReasonInvalid, "token %q has no usable role", t.Name)
 	}
 	a.touch(ctx, t.Name, now)
-	return registry.Principal{Actor: "token:" + t.Name, Role: role, Teams: slices.Clone(t.Teams)}, nil
+	return registry.Principal{Actor: "token:" + t.Name, Role: role, Teams: slices.Clone(t.Teams)}, t, nil
 }
 
 // touch writes the token's use at most once per TouchInterval.

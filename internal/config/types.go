@@ -21,6 +21,7 @@ type Config struct {
 	Jira           *Jira      `yaml:"jira"`
 	Stagnation     Stagnation `yaml:"stagnation"`
 	Report         Report     `yaml:"report"`
+	Commands       Commands   `yaml:"commands"`
 
 	// Source is where the configuration came from: a path, or "built-in defaults".
 	Source string `yaml:"-"`
@@ -211,6 +212,12 @@ func (j *Jira) WebhookSecret() SecretRef {
 // UsesPAT reports whether Jira authenticates with a personal access token
 // (Data Center) rather than email + API token (Cloud).
 func (j *Jira) UsesPAT() bool { return j.PAT().Set() }
+
+// Commands turns on `/risk …` commands in tracker comments (off by default:
+// they let tracker users change the registry).
+type Commands struct {
+	Enabled bool `yaml:"enabled"`
+}
 
 type Stagnation struct {
 	After Duration `yaml:"after"`

@@ -34,6 +34,9 @@ type Options struct {
 	ConfigVersion string
 	// OnWrite observes every tracker write (metrics); optional.
 	OnWrite func(registry.Write)
+	// Commands, when set, applies `/risk` commands from tracker comments
+	// through the service layer (config commands.enabled).
+	Commands CommandService
 }
 
 // Engine runs passes. It holds no state between passes beyond the store.
@@ -41,6 +44,7 @@ type Engine struct {
 	opts    Options
 	scoring scoring.Config
 	log     *slog.Logger
+	perms   permCache // tracker answers about who may edit, for minutes
 }
 
 // New returns an engine.
@@ -163,7 +167,7 @@ func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
 	}
 	ix := newIndex(risks)
 	// The engine's per-pass facts (intake cursors, backoffs) in one statement.
-	facts, err := e.opts.Store.StatesWithPrefix(ctx, intakeCursorPrefix, backoffPrefix)
+	facts, err := e.opts.Store.StatesWithPrefix(ctx, intakeCursorPrefix, backoffPrefix, commandCursorPrefix)
 	if err != nil {
 		res.fail("", "", "load", err)
 		return res
@@ -204,6 +208,11 @@ func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
 		if r := ix.byKey[key]; !dryRun && ctx.Err() == nil && r.Status != pushed[key] {
 			e.push(ctx, res, ix, r, live, dryRun)
 		}
+	}
+	// Commands run after pull-back: the pass's listings have shown which
+	// issues changed, so comments are read only where something moved.
+	if ctx.Err() == nil {
+		e.commands(ctx, res, ix, live, facts, dryRun)
 	}
 	if ctx.Err() == nil {
 		e.orderBacklogs(ctx, res, ix, live, dryRun)

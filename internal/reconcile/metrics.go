@@ -26,6 +26,7 @@ type Metrics struct {
 	leader        prometheus.Gauge
 	reportFailing prometheus.Gauge
 	backingOff    *prometheus.GaugeVec
+	overdue       *prometheus.GaugeVec
 }
 
 // NewMetrics registers the series on reg.
@@ -48,9 +49,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		reportFailing: prometheus.NewGauge(prometheus.GaugeOpts{Name: "risksync_report_publish_failing", Help: "1 while the last report publication failed."}),
 		backingOff: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "risksync_risks_backing_off",
 			Help: "Risks not tried this pass after repeated failures, by tracker; /readyz names each with the fix its error gives."}, []string{"tracker"}),
+		overdue: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "risksync_reviews_overdue",
+			Help: "Open risks (not accepted or retired) whose review is past due, by band: a critical one unreviewed past its cadence pages."}, []string{"band"}),
 	}
 	reg.MustRegister(m.riskScore, m.risks, m.stagnant, m.passDuration, m.passFailures, m.lastPass, m.requests, m.requestTime,
-		m.rateLimited, m.writes, m.webhooks, m.leader, m.reportFailing, m.backingOff)
+		m.rateLimited, m.writes, m.webhooks, m.leader, m.reportFailing, m.backingOff, m.overdue)
 	return m
 }
 
@@ -103,13 +106,14 @@ func (m *Metrics) ObservePass(res *Result, stagnant int, now time.Time) {
 			m.backingOff.WithLabelValues(f.Tracker).Inc()
 		}
 	}
-	m.ObserveRegistry(res.Risks)
+	m.ObserveRegistry(res.Risks, now)
 }
 
 // ObserveRegistry sets the per-risk and per-group gauges from the registry.
-func (m *Metrics) ObserveRegistry(risks []*registry.Risk) {
+func (m *Metrics) ObserveRegistry(risks []*registry.Risk, now time.Time) {
 	m.riskScore.Reset()
 	m.risks.Reset()
+	m.overdue.Reset()
 	for _, r := range risks {
 		band, owner := r.Band, r.Owner
 		if band == "" {
@@ -119,6 +123,9 @@ func (m *Metrics) ObserveRegistry(risks []*registry.Risk) {
 			owner = "unowned"
 		}
 		m.risks.WithLabelValues(band, string(r.Status), owner).Inc()
+		if !r.Status.Decided() && r.ReviewDueAt != nil && r.ReviewDueAt.Before(now) {
+			m.overdue.WithLabelValues(band).Inc()
+		}
 		if r.Score != nil && !r.Status.Decided() {
 			m.riskScore.WithLabelValues(r.Key, owner, band).Set(*r.Score)
 		}

@@ -83,3 +83,33 @@ type TokenStore interface {
 	// TouchToken records a use of the token.
 	TouchToken(ctx context.Context, name string, at time.Time) error
 }
+
+// Session is a web UI sign-in: a token exchanged once for a cookie. Only a
+// hash of the session id is stored; the session carries its token's name,
+// role and teams, and lives no longer than the token.
+type Session struct {
+	Hash       string    // hex SHA-256 of the session id
+	TokenHash  string    // the token it was made from: revoking that ends it
+	TokenName  string    //
+	Role       Role      //
+	Teams      []string  //
+	CreatedAt  time.Time // the absolute expiry counts from here
+	LastSeenAt time.Time // the idle expiry counts from here
+	// TokenExpiresAt is the token's own end, read with the session.
+	TokenExpiresAt *time.Time
+}
+
+// SessionStore keeps web UI sessions.
+type SessionStore interface {
+	// CreateSession stores a new session.
+	CreateSession(ctx context.Context, s Session) error
+	// SessionByHash finds a session whose token is not revoked, or ENOTFOUND.
+	SessionByHash(ctx context.Context, hash string) (*Session, error)
+	// TouchSession records a use of the session.
+	TouchSession(ctx context.Context, hash string, at time.Time) error
+	// DeleteSession ends a session; ending an unknown one is no error.
+	DeleteSession(ctx context.Context, hash string) error
+	// DeleteSessionsBefore removes sessions idle since idleBefore or
+	// created before createdBefore, and returns how many.
+	DeleteSessionsBefore(ctx context.Context, idleBefore, createdBefore time.Time) (int64, error)
+}

@@ -43,6 +43,7 @@ const (
 	NotifyEpic       NotificationKind = "epic"       // a risk's epic changed
 	NotifyChild      NotificationKind = "child"      // child work of an epic changed
 	NotifyPostmortem NotificationKind = "postmortem" // a postmortem issue changed
+	NotifyCommand    NotificationKind = "command"    // a `/risk` comment was posted
 )
 
 // Notification is what a webhook handler extracts from a delivery. It only

@@ -240,3 +240,64 @@ func TestListPagesAndFilters(t *testing.T) {
 		}
 	})
 }
+
+func TestListSortsAndNeedsDecision(t *testing.T) {
+	eachBackend(t, func(t *testing.T, e env) {
+		for i := range 12 {
+			c := riskChange(fmt.Sprintf("risk %c", 'l'-i), 1+i%5, 2, 3, []string{"payments", "storage-sre", ""}[i%3])
+			if _, err := e.svc.Create(e.ctx, admin, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		walk := func(q Query) []string {
+			var out []string
+			q.Limit = 5
+			for {
+				page, next, err := e.svc.List(e.ctx, reader, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range page {
+					out = append(out, r.Title)
+				}
+				if next == "" {
+					return out
+				}
+				q.Cursor = next
+			}
+		}
+		byTitle := walk(Query{Sort: "title"})
+		if len(byTitle) != 12 || byTitle[0] != "risk a" || byTitle[11] != "risk l" {
+			t.Fatalf("by title %v", byTitle)
+		}
+		if desc := walk(Query{Sort: "title", Desc: true}); desc[0] != "risk l" {
+			t.Fatalf("by title, descending %v", desc)
+		}
+		for _, col := range SortColumns {
+			if got := walk(Query{Sort: col}); len(got) != 12 {
+				t.Fatalf("sort %s walked %d", col, len(got))
+			}
+		}
+		_, _, err := e.svc.List(e.ctx, reader, Query{Sort: "colour"})
+		wantCode(t, err, registry.EINVALID)
+
+		// A person closed RISK-2's epic as not planned: it needs a decision
+		// until the risk is accepted.
+		if _, err := e.svc.store.UpdateRisk(e.ctx, "RISK-2", "github:alice", func(r *registry.Risk) error {
+			r.Links = append(r.Links, registry.Link{Tracker: "github", Key: "acme/rel#9", URL: "https://github.com/acme/rel/issues/9", State: registry.LinkNotPlanned, Current: true})
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		nd, _, err := e.svc.List(e.ctx, reader, Query{NeedsDecision: true})
+		if err != nil || len(nd) != 1 || nd[0].Key != "RISK-2" {
+			t.Fatalf("needs decision %v %v", nd, err)
+		}
+		if _, err := e.svc.Update(e.ctx, admin, "RISK-2", Change{Status: Some(registry.StatusAccepted), StatusReason: Some("cheaper to live with")}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if nd, _, _ := e.svc.List(e.ctx, reader, Query{NeedsDecision: true}); len(nd) != 0 {
+			t.Fatalf("an accepted risk still needs a decision: %v", nd)
+		}
+	})
+}

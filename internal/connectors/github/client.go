@@ -137,6 +137,8 @@ type Client struct {
 	pending map[string]bool
 	// proj caches project ids and the order each project was left in (see project.go).
 	proj projectCache
+	// cmts caches what listings showed, for comment commands (see comments.go).
+	cmts commentCache
 }
 
 // New builds a Client. It sends no request.

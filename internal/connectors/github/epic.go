@@ -441,6 +441,7 @@ func (c *Client) listIssues(ctx context.Context, repo string, q url.Values, slot
 		q.Set("page", strconv.Itoa(resp.NextPage))
 		u = fmt.Sprintf("repos/%s/issues?%s", repo, q.Encode())
 	}
+	c.noteListed(repo, out)
 	if conditional && etag != "" {
 		c.mu.Lock()
 		c.etags[slot] = etagEntry{url: first, etag: etag}

@@ -347,6 +347,7 @@ func (c *Client) Postmortems(ctx context.Context, since time.Time) ([]registry.P
 		c.mu.Lock()
 		c.pmCache[slot] = pms
 		c.mu.Unlock()
+		c.notePostmortems(pms)
 		out = append(out, pms...)
 	}
 	return out, nil

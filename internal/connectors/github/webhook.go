@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/risksync/risksync/internal/config"
+	"github.com/risksync/risksync/internal/reconcile/command"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/webhook"
 )
@@ -141,8 +142,11 @@ var issueActions = map[string]bool{"opened": true, "edited": true, "labeled": tr
 // decodeDelivery turns a verified delivery into notifications; events and
 // actions risksync does not follow give none.
 func decodeDelivery(event, delivery string, body []byte, pmLabel string) ([]registry.Notification, error) {
+	if event == "issue_comment" {
+		return commentDelivery(delivery, body)
+	}
 	if event != "issues" && event != "sub_issues" {
-		return nil, nil // ping, issue_comment, ...: acknowledged
+		return nil, nil // ping, projects_v2_item, ...: acknowledged
 	}
 	var p whPayload
 	if err := json.Unmarshal(body, &p); err != nil {
@@ -229,4 +233,34 @@ func issueKeyOf(is *whIssue, repo, fallback *whRepo) string {
 		}
 	}
 	return ""
+}
+
+// commentDelivery wakes the daemon for a new `/risk` comment; the pass reads
+// it from the repository's comment listing. Other comments, and edits
+// (never applied again), give nothing: a pass per comment would be waste.
+func commentDelivery(delivery string, body []byte) ([]registry.Notification, error) {
+	var p struct {
+		whPayload
+		Comment *struct {
+			Body string `json:"body"`
+		} `json:"comment"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		return nil, fmt.Errorf("decode issue_comment payload: %w", err)
+	}
+	if p.Action != "created" || p.Comment == nil || p.Issue == nil {
+		return nil, nil
+	}
+	if _, ok, _ := command.Parse(p.Comment.Body); !ok {
+		return nil, nil
+	}
+	key := issueKeyOf(p.Issue, nil, p.Repository)
+	if key == "" {
+		return nil, nil
+	}
+	n := registry.Notification{Tracker: registry.TrackerGitHub, DeliveryID: delivery, Action: p.Action, Kind: registry.NotifyCommand, IssueKey: key}
+	if p.Sender != nil {
+		n.Sender = p.Sender.Login
+	}
+	return []registry.Notification{n}, nil
 }

@@ -266,3 +266,24 @@ func FuzzDecodeDelivery(f *testing.F) {
 		}
 	})
 }
+
+// A new `/risk` comment wakes the daemon; other comments and edits do not.
+func TestWebhookCommandComment(t *testing.T) {
+	created := readExample(t, "issue_comment-created.json")
+	cmd := bytes.Replace(created, []byte(`"body": "You are totally right! I'll get this fixed right away."`), []byte(`"body": "/risk review looked fine"`), 1)
+	if bytes.Equal(cmd, created) {
+		t.Fatal("example body changed upstream; adjust the test")
+	}
+	col := &collector{}
+	h := newHook(t, col)
+	deliver(t, h, "issue_comment", cmd, Sign(hookSecret, cmd))
+	if len(col.notes) != 1 || col.notes[0].Kind != registry.NotifyCommand || col.notes[0].IssueKey != "Codertocat/Hello-World#1" || col.notes[0].Sender != "Codertocat" {
+		t.Fatalf("notes = %+v", col.notes)
+	}
+	edited := readExample(t, "issue_comment-edited.json")
+	edited = bytes.Replace(edited, []byte(`"body": "You are totally right! I'll get this fixed right away."`), []byte(`"body": "/risk review looked fine"`), 1)
+	deliver(t, h, "issue_comment", edited, Sign(hookSecret, edited))
+	if len(col.notes) != 1 {
+		t.Fatalf("an edit woke the daemon: %+v", col.notes)
+	}
+}

@@ -72,6 +72,8 @@ type Client struct {
 	// the engine then passes the epic as EpicSpec.Linked (read by key) or,
 	// while its create intent is young, MayCreate=false (no create).
 	created map[string]createdIssue
+	// pms caches postmortems seen, for comment commands (see comments.go).
+	pms pmSeen
 }
 
 type account struct {

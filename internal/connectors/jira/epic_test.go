@@ -414,4 +414,5 @@ func runEverything(t *testing.T, e *env) {
 	if _, err := e.c.PullBack(e.ctx, "PAY"); err != nil {
 		t.Fatal(err)
 	}
+	readCommands(t, e, res.Link.Key)
 }

@@ -52,5 +52,6 @@ func (c *Client) Postmortems(ctx context.Context, since time.Time) ([]registry.P
 		})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].UpdatedAt.Before(out[j].UpdatedAt) })
+	c.notePostmortems(out)
 	return out, nil
 }

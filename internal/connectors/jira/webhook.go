@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/risksync/risksync/internal/config"
+	"github.com/risksync/risksync/internal/reconcile/command"
 	"github.com/risksync/risksync/internal/registry"
 	"github.com/risksync/risksync/internal/webhook"
 )
@@ -94,6 +95,13 @@ type webhookEvent struct {
 	Changelog *struct {
 		Items []changeItem `json:"items"`
 	} `json:"changelog"`
+	Comment *struct {
+		Body   string `json:"body"`
+		Author *struct {
+			AccountID string `json:"accountId"`
+			Name      string `json:"name"`
+		} `json:"author"`
+	} `json:"comment"`
 	IssueLink *struct {
 		SourceIssueID      json.Number `json:"sourceIssueId"`
 		DestinationIssueID json.Number `json:"destinationIssueId"`
@@ -162,9 +170,24 @@ func (h *webhookHandler) translate(ev *webhookEvent) (registry.Notification, boo
 	case "issuelink_created":
 		n, ok := epicStoryLink(ev)
 		return n, ok, nil
+	case "comment_created":
+		// Only a `/risk` command wakes a pass (which reads it from the
+		// issue's comments); any other comment is acknowledged with 204.
+		if ev.Comment == nil || ev.Issue == nil || ev.Issue.Key == "" {
+			return registry.Notification{}, false, nil
+		}
+		if _, ok, _ := command.Parse(ev.Comment.Body); !ok {
+			return registry.Notification{}, false, nil
+		}
+		n := registry.Notification{Tracker: registry.TrackerJira, Kind: registry.NotifyCommand, IssueKey: ev.Issue.Key, Action: "commented"}
+		if a := ev.Comment.Author; a != nil {
+			n.Sender = a.AccountID
+			if n.Sender == "" {
+				n.Sender = a.Name
+			}
+		}
+		return n, true, nil
 	default:
-		// comment_created included: no /risk comment commands yet, and a
-		// notification would wake a full pass for every comment.
 		return registry.Notification{}, false, nil
 	}
 	if ev.Issue == nil || ev.Issue.Key == "" {

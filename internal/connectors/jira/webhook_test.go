@@ -203,3 +203,23 @@ func TestWebhookEpicLinkFieldFromClient(t *testing.T) {
 		t.Fatalf("after discovery: status %d, stored %+v", rec.Code, q.stored)
 	}
 }
+
+// A `/risk` comment wakes a pass; other comments stay a 204.
+func TestWebhookCommandComment(t *testing.T) {
+	plain := payload(t, "cloud-comment-created.json")
+	cmd := bytes.Replace(plain, []byte(`"body": "Caching landed in staging; latency back under 300 ms."`), []byte(`"body": "/risk rate likelihood=high"`), 1)
+	if bytes.Equal(cmd, plain) {
+		t.Fatal("payload changed; adjust the test")
+	}
+	q := &queue{}
+	h := newJiraHook(t, q, "")
+	if rec := deliverJira(h, plain, "c-1"); rec.Code != http.StatusNoContent {
+		t.Fatalf("plain comment: %d", rec.Code)
+	}
+	if rec := deliverJira(h, cmd, "c-2"); rec.Code != http.StatusAccepted {
+		t.Fatalf("command: %d", rec.Code)
+	}
+	if len(q.stored) != 1 || q.stored[0].Kind != registry.NotifyCommand || q.stored[0].IssueKey != "PAY-7" || q.stored[0].Sender != "5b10a2844c20165700ede21g" {
+		t.Fatalf("stored %+v", q.stored)
+	}
+}

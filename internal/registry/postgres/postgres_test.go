@@ -21,6 +21,7 @@ func TestConformance(t *testing.T) {
 	registrytest.RunReportConformance(t, registrytest.Backends()["postgres"])
 	registrytest.RunSyncConformance(t, registrytest.Backends()["postgres"])
 	registrytest.RunTokenConformance(t, registrytest.Backends()["postgres"])
+	registrytest.RunSessionConformance(t, registrytest.Backends()["postgres"])
 }
 
 func BenchmarkStore(b *testing.B) {

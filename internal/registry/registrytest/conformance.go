@@ -819,3 +819,59 @@ func RunTokenConformance(t *testing.T, open Opener) {
 		}
 	})
 }
+
+// RunSessionConformance checks web UI sessions: stored by hash, tied to a
+// live token, touched forward only, ended and pruned.
+func RunSessionConformance(t *testing.T, open Opener) {
+	ctx := context.Background()
+	hash := func(c byte) string { return strings.Repeat(string(c), 64) }
+	clock := NewClock()
+	s := open(t, DefaultOptions(clock))
+	exp := clock.Now().Add(48 * time.Hour)
+	if err := s.CreateToken(ctx, registry.Token{Name: "alice", Role: registry.RoleEditor, Hash: hash('t'), Teams: []string{"payments"}, CreatedAt: clock.Now(), ExpiresAt: &exp}); err != nil {
+		t.Fatal(err)
+	}
+	sess := registry.Session{Hash: hash('s'), TokenHash: hash('t'), TokenName: "alice", Role: registry.RoleEditor, Teams: []string{"payments"},
+		CreatedAt: clock.Now(), LastSeenAt: clock.Now()}
+	if err := s.CreateSession(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, s.CreateSession(ctx, registry.Session{Hash: hash('x'), TokenHash: hash('t'), Role: "owner"}), registry.EINVALID, "")
+	got, err := s.SessionByHash(ctx, hash('s'))
+	if err != nil || got.TokenName != "alice" || got.Role != registry.RoleEditor || strings.Join(got.Teams, ",") != "payments" ||
+		!got.CreatedAt.Equal(clock.Now()) || !registry.SameTime(got.TokenExpiresAt, &exp) {
+		t.Fatalf("session %+v %v", got, err)
+	}
+	later := clock.Now().Add(time.Hour)
+	for _, at := range []time.Time{later, clock.Now()} {
+		if err := s.TouchSession(ctx, hash('s'), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := s.SessionByHash(ctx, hash('s')); got == nil || !got.LastSeenAt.Equal(later) {
+		t.Fatalf("last seen %+v, want %s", got, later)
+	}
+	// Pruning keeps fresh sessions and removes idle ones.
+	if n, err := s.DeleteSessionsBefore(ctx, clock.Now(), clock.Now()); err != nil || n != 0 {
+		t.Fatalf("pruned %d %v", n, err)
+	}
+	other := sess
+	other.Hash, other.LastSeenAt = hash('o'), clock.Now().Add(-13*time.Hour)
+	if err := s.CreateSession(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.DeleteSessionsBefore(ctx, clock.Now().Add(-12*time.Hour), clock.Now().Add(-7*24*time.Hour)); err != nil || n != 1 {
+		t.Fatalf("pruned %d %v, want the idle one", n, err)
+	}
+	// Revoking the token ends its sessions; ending is idempotent.
+	if err := s.RevokeToken(ctx, "alice", clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.SessionByHash(ctx, hash('s'))
+	wantCode(t, err, registry.ENOTFOUND, "no live session")
+	for range 2 {
+		if err := s.DeleteSession(ctx, hash('s')); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

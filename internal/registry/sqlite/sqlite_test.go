@@ -11,6 +11,7 @@ func TestConformance(t *testing.T) {
 	registrytest.RunReportConformance(t, registrytest.Backends()["sqlite"])
 	registrytest.RunSyncConformance(t, registrytest.Backends()["sqlite"])
 	registrytest.RunTokenConformance(t, registrytest.Backends()["sqlite"])
+	registrytest.RunSessionConformance(t, registrytest.Backends()["sqlite"])
 }
 
 func BenchmarkStore(b *testing.B) {

@@ -83,6 +83,7 @@ type Comment struct {
 	Author    string
 	Body      string
 	CreatedAt time.Time
+	UpdatedAt time.Time // zero until edited
 }
 
 // Event is an issue event (closed, reopened, labeled, renamed...).
@@ -160,7 +161,8 @@ type Server struct {
 	rateLimit  int
 	remaining  int
 	reset      time.Time
-	inflight   int // writes being served
+	perms      map[string]string // "owner/repo login" → role (see comments.go)
+	inflight   int               // writes being served
 	maxFlight  int
 }
 
@@ -521,6 +523,7 @@ func (s *Server) routes() {
 	h("GET "+RouteLabels, s.listLabels)
 	h("POST "+RouteLabels, s.postLabel)
 	s.projectRoutes(h)
+	s.commentRoutes(h)
 }
 
 type rawResponse struct {
@@ -1124,7 +1127,7 @@ func (s *Server) patchIssue(w http.ResponseWriter, r *http.Request) (int, any) {
 
 func commentJSON(r *http.Request, repoName string, n int, c Comment) map[string]any {
 	return map[string]any{"id": c.ID, "body": c.Body, "user": user(c.Author), "created_at": c.CreatedAt,
-		"updated_at": c.CreatedAt, "html_url": fmt.Sprintf("http://%s/%s/issues/%d#issuecomment-%d", r.Host, repoName, n, c.ID)}
+		"updated_at": c.updated(), "html_url": fmt.Sprintf("http://%s/%s/issues/%d#issuecomment-%d", r.Host, repoName, n, c.ID)}
 }
 
 func (s *Server) listComments(w http.ResponseWriter, r *http.Request) (int, any) {

@@ -93,6 +93,8 @@ type Server struct {
 	projects   map[string]*Project
 	issues     []*issue
 	byKey      map[string]*issue
+	commentSeq int
+	editors    map[string]map[string]bool // account id or name → projects where it holds Edit Issues (comments.go)
 	nextID     int
 	histID     int
 	statuses   map[string]*status
@@ -151,6 +153,7 @@ type issue struct {
 type Comment struct {
 	ID, Author, Body string
 	Created          time.Time
+	Updated          time.Time // zero until edited
 }
 
 // History is one changelog entry.
@@ -790,12 +793,15 @@ func (s *Server) dispatch(w http.ResponseWriter, r *http.Request, route string, 
 			writeJSON(w, 201, map[string]any{"id": cm.ID, "body": cm.Body, "author": s.user(BotAccountID, false), "created": s.fmtTime(cm.Created)})
 		}
 	default:
-		writeJSON(w, http.StatusNotFound, errorBody("null for uri: "+r.URL.String()))
+		if !s.dispatchComments(w, r.Method+" "+tmpl, segs, q) {
+			writeJSON(w, http.StatusNotFound, errorBody("null for uri: "+r.URL.String()))
+		}
 	}
 }
 
 func (s *Server) addComment(is *issue, author, body string) Comment {
-	cm := Comment{ID: strconv.Itoa(20000 + len(is.Comments) + s.nextID), Author: author, Body: body, Created: s.clock}
+	s.commentSeq++ // ids are unique across issues, as Jira's are
+	cm := Comment{ID: strconv.Itoa(20000 + s.commentSeq), Author: author, Body: body, Created: s.clock}
 	is.Comments = append(is.Comments, cm)
 	is.Updated = s.clock
 	return cm
