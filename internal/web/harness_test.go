@@ -103,6 +103,10 @@ func (s *site) seed(tb testing.TB) {
 		if r.epic != "" {
 			last := s.clock.Now().Add(-time.Duration(i) * 24 * time.Hour)
 			if _, err := s.store.UpdateRisk(ctx, risk.Key, registry.ActorSync, func(x *registry.Risk) error {
+				if i == 0 { // two postmortems: an occurrence and a recurrence
+					x.Sources = append(x.Sources, registry.Source{Tracker: "github", Key: "acme/incidents#3", URL: "https://github.com/acme/incidents/issues/3"},
+						registry.Source{Tracker: "github", Key: "acme/incidents#8", URL: "https://github.com/acme/incidents/issues/8", Recurrence: true})
+				}
 				x.Links = append(x.Links, registry.Link{Tracker: "github", Key: r.epic, URL: "https://github.com/" + r.epic, State: r.state,
 					ChildrenTotal: 4, ChildrenDone: i % 4, LastActivityAt: &last, Current: true})
 				return nil

@@ -97,6 +97,9 @@ func TestSignInSessionsAndRefusals(t *testing.T) {
 				t.Fatalf("stored sessions by hash: %d %v", n, err)
 			}
 			cookie := auth.SessionCookie + "=" + c.Value
+			if _, body := do(t, "GET", base+"/risks/RISK-1", nil, "Cookie", cookie); !strings.Contains(body, "2 occurrences") || !strings.Contains(body, "acme/incidents#8") {
+				t.Fatal("the risk page does not list the occurrences")
+			}
 			if resp, body := do(t, "GET", base+"/risks/RISK-1", nil, "Cookie", cookie); resp.StatusCode != 200 || !strings.Contains(body, `action="/risks/RISK-1/rate"`) {
 				t.Fatalf("editor's risk page %d", resp.StatusCode)
 			}
