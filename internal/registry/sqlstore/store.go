@@ -364,16 +364,10 @@ func (s *Store) ListRisks(ctx context.Context, f registry.RiskFilter) ([]*regist
 		}
 		where = append(where, "("+cond+")")
 	}
-	if a := f.After; a != nil {
-		// Keyset pagination in rank order: lower scores, or the same score
-		// and a higher id; unscored risks come last.
-		if a.Score == nil {
-			where = append(where, "(score IS NULL AND id > ?)")
-			args = append(args, a.ID)
-		} else {
-			where = append(where, "(score < ? OR (score = ? AND id > ?) OR score IS NULL)")
-			args = append(args, *a.Score, *a.Score, a.ID)
-		}
+	if a := f.After; a != nil && a.Score == nil {
+		// Keyset pagination among the unscored, which rank last by id.
+		where = append(where, "(score IS NULL AND id > ?)")
+		args = append(args, a.ID)
 	}
 	cond := ""
 	if len(where) > 0 {
@@ -383,8 +377,22 @@ func (s *Store) ListRisks(ctx context.Context, f registry.RiskFilter) ([]*regist
 	if f.Limit > 0 {
 		limit = fmt.Sprintf(" LIMIT %d", f.Limit)
 	}
+	query, queryArgs := `SELECT `+riskColumns+` FROM risks`+cond+` ORDER BY `+s.dialect.RankOrder+limit, args
+	if a := f.After; a != nil && a.Score != nil {
+		// After a scored risk: the rest of the scored ones (a range of the
+		// rank index starting at the cursor), then the unscored ones. Two
+		// index-friendly parts; one OR across them would scan from the top.
+		and := " AND "
+		if cond == "" {
+			and = " WHERE "
+		}
+		query = `SELECT * FROM (SELECT ` + riskColumns + ` FROM risks` + cond + and + `score <= ? AND (score < ? OR id > ?) ORDER BY ` + s.dialect.RankOrder + limit + `) scored
+			UNION ALL SELECT * FROM (SELECT ` + riskColumns + ` FROM risks` + cond + and + `score IS NULL ORDER BY id` + limit + `) unscored
+			ORDER BY ` + s.dialect.RankOrder + limit
+		queryArgs = append(append(append([]any{}, args...), *a.Score, *a.Score, a.ID), args...)
+	}
 	var rows []riskRow
-	if err := s.selectAll(ctx, s.q(), &rows, `SELECT `+riskColumns+` FROM risks`+cond+` ORDER BY `+s.dialect.RankOrder+limit, args...); err != nil {
+	if err := s.selectAll(ctx, s.q(), &rows, query, queryArgs...); err != nil {
 		return nil, s.wrap("list risks", err)
 	}
 	out := make([]*registry.Risk, len(rows))
@@ -396,11 +404,15 @@ func (s *Store) ListRisks(ctx context.Context, f registry.RiskFilter) ([]*regist
 	if len(rows) == 0 {
 		return out, nil
 	}
-	idQuery := `SELECT id FROM risks` + cond
+	idQuery, idArgs := `SELECT id FROM risks`+cond, args
 	if limit != "" {
-		idQuery += ` ORDER BY ` + s.dialect.RankOrder + limit
+		// A page: its own ids, so the page's condition is not run again.
+		idQuery, idArgs = placeholders(len(rows)), make([]any, len(rows))
+		for i := range rows {
+			idArgs[i] = rows[i].ID
+		}
 	}
-	if err := s.attach(ctx, s.q(), byID, idQuery, args); err != nil {
+	if err := s.attach(ctx, s.q(), byID, idQuery, idArgs); err != nil {
 		return nil, s.wrap("list risks", err)
 	}
 	return out, nil
