@@ -5,6 +5,7 @@ import (
 	"context"
 
 	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/report"
 	"github.com/risksync/risksync/internal/riskfile"
 	"github.com/risksync/risksync/internal/service"
 )
@@ -95,6 +96,9 @@ func (m *Main) newService(s *openedStore) *service.Service {
 	opts := service.Options{Routing: m.cfg.Routing(), Scoring: m.cfg.ScoringConfig(), StagnantAfter: m.cfg.Stagnation.After.Std(), Now: m.Now}
 	if s != nil {
 		opts.Store = s
+		opts.Reports = func(ctx context.Context, o report.Options) (*report.Report, error) {
+			return report.Generate(ctx, m.reportDeps(s), m.Now(), o)
+		}
 	}
 	return service.New(opts)
 }

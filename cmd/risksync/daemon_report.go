@@ -39,8 +39,11 @@ func (m *Main) newReportJob(s *openedStore, publisher *report.Publisher, metrics
 	return &reportJob{m: m, store: s, schedule: sched, publisher: publisher, metrics: metrics, logger: logger}, nil
 }
 
-func (j *reportJob) deps() report.Deps {
-	return report.Deps{Store: j.store, Scoring: j.m.cfg.ScoringConfig(), StagnationAfter: j.m.cfg.Stagnation.After.Std(), Logger: j.logger}
+func (j *reportJob) deps() report.Deps { return j.m.reportDeps(j.store) }
+
+// reportDeps is what report.Generate needs from this configuration.
+func (m *Main) reportDeps(store report.Store) report.Deps {
+	return report.Deps{Store: store, Scoring: m.cfg.ScoringConfig(), StagnationAfter: m.cfg.Stagnation.After.Std(), Logger: m.logger()}
 }
 
 // afterPass runs after each pass this replica made.

@@ -106,10 +106,7 @@ func (m *Main) serve(ctx context.Context) error {
 	// The web UI owns "/" and /report: a token (as before), a session
 	// cookie or the trusted proxy lets people in; browsers without one are
 	// sent to /login.
-	ui, err := web.New(web.Options{Service: m.newService(s), Auth: authn, Logger: logger,
-		Report: func(ctx context.Context, o report.Options) (*report.Report, error) {
-			return report.Generate(ctx, reports.deps(), m.Now(), o)
-		}})
+	ui, err := web.New(web.Options{Service: m.newService(s), Auth: authn, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -297,10 +294,5 @@ func backingOff(res *reconcile.Result) []reconcile.Failure {
 
 // apiHandler serves /api/v1 over the one service layer.
 func (m *Main) apiHandler(s *openedStore, authn api.Authenticator, logger *slog.Logger) http.Handler {
-	svc := m.newService(s)
-	reports := api.ReportFunc(func(ctx context.Context, opts report.Options) (*report.Report, error) {
-		return report.Generate(ctx, report.Deps{Store: s, Scoring: m.cfg.ScoringConfig(),
-			StagnationAfter: m.cfg.Stagnation.After.Std(), Logger: logger}, m.Now(), opts)
-	})
-	return api.New(svc, authn, reports, api.WithLogger(logger))
+	return api.New(m.newService(s), authn, api.WithLogger(logger))
 }

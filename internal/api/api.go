@@ -18,7 +18,6 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/risksync/risksync/internal/registry"
-	"github.com/risksync/risksync/internal/report"
 	"github.com/risksync/risksync/internal/service"
 )
 
@@ -37,20 +36,6 @@ type Authenticator interface {
 	Authenticate(r *http.Request) (registry.Principal, error)
 }
 
-// ReportSource builds the weekly report (internal/report.Generate with the
-// daemon's store and configuration).
-type ReportSource interface {
-	Report(ctx context.Context, opts report.Options) (*report.Report, error)
-}
-
-// ReportFunc adapts a function to ReportSource.
-type ReportFunc func(ctx context.Context, opts report.Options) (*report.Report, error)
-
-// Report calls f.
-func (f ReportFunc) Report(ctx context.Context, opts report.Options) (*report.Report, error) {
-	return f(ctx, opts)
-}
-
 // Option configures New.
 type Option func(*API)
 
@@ -60,19 +45,18 @@ func WithLogger(l *slog.Logger) Option { return func(a *API) { a.log = l } }
 
 // API is the /api/v1 handler.
 type API struct {
-	svc     *service.Service
-	authn   Authenticator
-	reports ReportSource
-	log     *slog.Logger
-	mux     *http.ServeMux
-	huma    huma.API
-	doc     []byte // the OpenAPI document, as served
+	svc   *service.Service
+	authn Authenticator
+	log   *slog.Logger
+	mux   *http.ServeMux
+	huma  huma.API
+	doc   []byte // the OpenAPI document, as served
 }
 
 // New returns the API's handler. Every request but the OpenAPI document
 // is authenticated before anything else is read.
-func New(svc *service.Service, authn Authenticator, reports ReportSource, opts ...Option) *API {
-	a := &API{svc: svc, authn: authn, reports: reports, log: slog.New(slog.DiscardHandler), mux: http.NewServeMux()}
+func New(svc *service.Service, authn Authenticator, opts ...Option) *API {
+	a := &API{svc: svc, authn: authn, log: slog.New(slog.DiscardHandler), mux: http.NewServeMux()}
 	for _, o := range opts {
 		o(a)
 	}

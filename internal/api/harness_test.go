@@ -93,13 +93,13 @@ func newEnv(t testing.TB, open registrytest.Opener) *env {
 	opts := registrytest.DefaultOptions(clock)
 	opts.Derive = cfg.ScoringConfig().Derive
 	store := open(t, opts)
-	svc := service.New(service.Options{Store: store, Routing: cfg.Routing(), Scoring: cfg.ScoringConfig(),
-		StagnantAfter: cfg.Stagnation.After.Std(), Now: clock.Now})
 	deps := report.Deps{Store: store, Scoring: cfg.ScoringConfig(), StagnationAfter: cfg.Stagnation.After.Std()}
-	reports := api.ReportFunc(func(ctx context.Context, o report.Options) (*report.Report, error) {
-		return report.Generate(ctx, deps, clock.Now(), o)
-	})
-	a := api.New(svc, principals, reports)
+	svc := service.New(service.Options{Store: store, Routing: cfg.Routing(), Scoring: cfg.ScoringConfig(),
+		StagnantAfter: cfg.Stagnation.After.Std(), Now: clock.Now,
+		Reports: func(ctx context.Context, o report.Options) (*report.Report, error) {
+			return report.Generate(ctx, deps, clock.Now(), o)
+		}})
+	a := api.New(svc, principals)
 	srv := httptest.NewServer(a)
 	t.Cleanup(srv.Close)
 	e := &env{ctx: context.Background(), store: store, clock: clock, svc: svc, api: a, srv: srv, deps: deps}

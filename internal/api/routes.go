@@ -230,24 +230,9 @@ func (a *API) review(ctx context.Context, in *reviewInput) (*riskOutput, error) 
 }
 
 func (a *API) report(ctx context.Context, in *reportInput) (*struct{ Body *report.Report }, error) {
-	who := principal(ctx)
-	if !who.CanRead() {
-		return nil, a.problem(ctx, registry.Errorf(registry.EFORBIDDEN, "%s may not read the registry", who.Actor), "", "")
-	}
-	var opts report.Options
-	switch o := strings.TrimSpace(in.Owner); {
-	case strings.EqualFold(o, "unowned") || strings.EqualFold(o, "none"):
-		opts.Unowned = true
-	case o != "":
-		owner, err := a.svc.ResolveOwner(o)
-		if err != nil {
-			return nil, a.problem(ctx, err, "query.owner", "query.")
-		}
-		opts.Owner = owner
-	}
-	rep, err := a.reports.Report(ctx, opts)
+	rep, err := a.svc.Report(ctx, principal(ctx), in.Owner)
 	if err != nil {
-		return nil, a.problem(ctx, err, "", "")
+		return nil, a.problem(ctx, err, "query.owner", "query.")
 	}
 	return &struct{ Body *report.Report }{Body: rep}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/risksync/risksync/internal/registry"
+	"github.com/risksync/risksync/internal/report"
 	"github.com/risksync/risksync/internal/scoring"
 )
 
@@ -29,6 +30,9 @@ type Options struct {
 	StagnantAfter time.Duration
 	Now           func() time.Time
 	Logger        *slog.Logger
+	// Reports generates the weekly report (report.Generate over the store);
+	// nil where no report is needed.
+	Reports func(ctx context.Context, opts report.Options) (*report.Report, error)
 }
 
 // Service applies people's requests to the registry.
@@ -39,6 +43,7 @@ type Service struct {
 	stagnantAfter time.Duration
 	now           func() time.Time
 	log           *slog.Logger
+	reports       func(ctx context.Context, opts report.Options) (*report.Report, error)
 }
 
 // New returns a Service.
@@ -53,7 +58,7 @@ func New(opts Options) *Service {
 		opts.StagnantAfter = 14 * 24 * time.Hour
 	}
 	return &Service{store: opts.Store, routing: opts.Routing, scoring: opts.Scoring, stagnantAfter: opts.StagnantAfter,
-		now: opts.Now, log: opts.Logger}
+		now: opts.Now, log: opts.Logger, reports: opts.Reports}
 }
 
 // Field is an optional input: Set says it was given (a flag, a JSON key);

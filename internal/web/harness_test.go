@@ -48,7 +48,11 @@ func newSite(tb testing.TB, open registrytest.Opener) *site {
 	opts := registrytest.DefaultOptions(clock)
 	opts.Derive = cfg.ScoringConfig().Derive
 	st := open(tb, opts)
-	svc := service.New(service.Options{Store: st, Routing: cfg.Routing(), Scoring: cfg.ScoringConfig(), Now: clock.Now})
+	deps := report.Deps{Store: st, Scoring: cfg.ScoringConfig(), StagnationAfter: cfg.Stagnation.After.Std()}
+	svc := service.New(service.Options{Store: st, Routing: cfg.Routing(), Scoring: cfg.ScoringConfig(), Now: clock.Now,
+		Reports: func(ctx context.Context, o report.Options) (*report.Report, error) {
+			return report.Generate(ctx, deps, clock.Now(), o)
+		}})
 	authn, err := auth.New(auth.Options{Tokens: st, Sessions: st, Now: clock.Now})
 	if err != nil {
 		tb.Fatal(err)
@@ -64,11 +68,7 @@ func newSite(tb testing.TB, open registrytest.Opener) *site {
 			tb.Fatal(name, err)
 		}
 	}
-	deps := report.Deps{Store: st, Scoring: cfg.ScoringConfig(), StagnationAfter: cfg.Stagnation.After.Std()}
-	s.ui, err = web.New(web.Options{Service: svc, Auth: authn,
-		Report: func(ctx context.Context, o report.Options) (*report.Report, error) {
-			return report.Generate(ctx, deps, clock.Now(), o)
-		}})
+	s.ui, err = web.New(web.Options{Service: svc, Auth: authn})
 	if err != nil {
 		tb.Fatal(err)
 	}

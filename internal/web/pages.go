@@ -172,15 +172,14 @@ type agendaData struct {
 
 // agenda is this week's review meeting, from the weekly report's lists.
 func (u *UI) agenda(w http.ResponseWriter, r *http.Request, v *view) {
-	opts, team, err := u.reportOptions(r, v, "team")
+	rep, err := u.svc.Report(r.Context(), v.Who, r.URL.Query().Get("team"))
 	if err != nil {
 		u.fail(w, r, v, err)
 		return
 	}
-	rep, err := u.report(r.Context(), opts)
-	if err != nil {
-		u.fail(w, r, v, err)
-		return
+	team := ""
+	if rep.OwnerFilter != nil {
+		team = *rep.OwnerFilter
 	}
 	d := agendaData{Report: rep, Team: team}
 	teams, _ := u.svc.Teams(v.Who)
@@ -196,36 +195,13 @@ func (u *UI) agenda(w http.ResponseWriter, r *http.Request, v *view) {
 	u.render(w, r, http.StatusOK, "agenda", v)
 }
 
-func (u *UI) reportOptions(r *http.Request, v *view, param string) (report.Options, string, error) {
-	if err := v.Who.CanRead(); !err {
-		return report.Options{}, "", registry.Errorf(registry.EFORBIDDEN, "%s may not read the registry", v.Who.Actor)
-	}
-	team := r.URL.Query().Get(param)
-	switch {
-	case team == "":
-		return report.Options{}, "", nil
-	case strings.EqualFold(team, "unowned"):
-		return report.Options{Unowned: true}, "unowned", nil
-	}
-	name, err := u.svc.ResolveOwner(team)
-	if err != nil {
-		return report.Options{}, "", err
-	}
-	return report.Options{Owner: name}, name, nil
-}
-
 var styleBlock = regexp.MustCompile(`(?s)<style>(.*?)</style>`)
 
 // weeklyReport serves the report's own self-contained page with the UI's
 // navigation added; its one inline stylesheet is allowed by hash, so the
 // page keeps a CSP without 'unsafe-inline'.
 func (u *UI) weeklyReport(w http.ResponseWriter, r *http.Request, v *view) {
-	opts, _, err := u.reportOptions(r, v, "owner")
-	if err != nil {
-		u.fail(w, r, v, err)
-		return
-	}
-	rep, err := u.report(r.Context(), opts)
+	rep, err := u.svc.Report(r.Context(), v.Who, r.URL.Query().Get("owner"))
 	if err != nil {
 		u.fail(w, r, v, err)
 		return

@@ -6,7 +6,6 @@
 package web
 
 import (
-	"context"
 	"embed"
 	"encoding/base64"
 	"errors"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/risksync/risksync/internal/auth"
 	"github.com/risksync/risksync/internal/registry"
-	"github.com/risksync/risksync/internal/report"
 	"github.com/risksync/risksync/internal/service"
 )
 
@@ -44,24 +42,21 @@ const flashCookie = "risksync_flash"
 type Options struct {
 	Service *service.Service
 	Auth    *auth.Authenticator
-	// Report generates the weekly report now (the daemon's report job).
-	Report func(ctx context.Context, opts report.Options) (*report.Report, error)
-	Logger *slog.Logger
+	Logger  *slog.Logger
 }
 
 // UI serves the pages; mount it at "/".
 type UI struct {
-	svc    *service.Service
-	authn  *auth.Authenticator
-	report func(ctx context.Context, opts report.Options) (*report.Report, error)
-	log    *slog.Logger
-	pages  map[string]*template.Template
-	h      http.Handler
+	svc   *service.Service
+	authn *auth.Authenticator
+	log   *slog.Logger
+	pages map[string]*template.Template
+	h     http.Handler
 }
 
 // New returns the UI handler.
 func New(o Options) (*UI, error) {
-	u := &UI{svc: o.Service, authn: o.Auth, report: o.Report, log: o.Logger, pages: map[string]*template.Template{}}
+	u := &UI{svc: o.Service, authn: o.Auth, log: o.Logger, pages: map[string]*template.Template{}}
 	if u.log == nil {
 		u.log = slog.New(slog.DiscardHandler)
 	}
