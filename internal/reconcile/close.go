@@ -2,7 +2,9 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 
 	"github.com/risksync/risksync/internal/registry"
 )
@@ -38,6 +40,15 @@ func (e *Engine) closeEpic(ctx context.Context, res *Result, ix *index, r *regis
 	}
 	writes, err := t.CloseEpic(ctx, l.Key, comment, dryRun)
 	e.record(res, r.Key, l.Tracker, writes)
+	if gone(err) {
+		// Deleted or transferred: nothing is left open. Record it so the
+		// registry does not show an open epic that no longer exists.
+		e.log.Warn("epic to close is gone from the tracker", "risk", r.Key, "tracker", l.Tracker, "epic", l.Key)
+		if !dryRun && l.State != registry.LinkNotPlanned {
+			e.setLinkState(ctx, res, ix, r, l, registry.LinkNotPlanned)
+		}
+		return
+	}
 	if err != nil {
 		res.fail(r.Key, l.Tracker, "close", err)
 		return
@@ -50,6 +61,12 @@ func (e *Engine) closeEpic(ctx context.Context, res *Result, ix *index, r *regis
 		return
 	}
 	e.setLinkState(ctx, res, ix, r, l, registry.LinkNotPlanned)
+}
+
+// gone reports whether the tracker answered that an epic no longer exists.
+func gone(err error) bool {
+	var te *registry.TrackerError
+	return errors.As(err, &te) && (te.Status == http.StatusNotFound || te.Status == http.StatusGone)
 }
 
 func closes(writes []registry.Write) bool {

@@ -143,6 +143,9 @@ func (m *memTracker) CloseEpic(_ context.Context, key, comment string, dryRun bo
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e := m.epics[key]
+	if e.deleted {
+		return nil, &registry.TrackerError{Tracker: m.name, Op: "close " + key, Status: 404, Err: fmt.Errorf("not found")}
+	}
 	if e.state != registry.LinkOpen && e.state != registry.LinkInProgress {
 		return nil, nil // closed already: the tracker's state decides
 	}
@@ -178,7 +181,7 @@ func (m *memTracker) PullBack(_ context.Context, target string) ([]registry.Epic
 	defer m.mu.Unlock()
 	var out []registry.EpicState
 	for _, e := range m.epics {
-		if e.target == target && e.dirty {
+		if e.target == target && e.dirty && !e.deleted { // a tracker lists no deleted issue
 			e.dirty = false
 			out = append(out, registry.EpicState{RiskKey: e.risk, Link: m.link(e), ClosedByRisksync: e.closedByUs})
 		}

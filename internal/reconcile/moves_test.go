@@ -159,3 +159,24 @@ func TestReopenedLeftBehindEpicIsClosedInTheSamePass(t *testing.T) {
 		}
 	})
 }
+
+// A person deletes an epic left behind by a move: there is nothing left to
+// close, and the passes still converge.
+func TestDeletedLeftBehindEpicConverges(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		a := h.add("noisy neighbour", 3, 3, 3, "storage-sre")
+		h.pass()
+		old := h.risk(a.Key).CurrentLink().Key
+		h.gh.person(old, func(e *memEpic) { e.state = registry.LinkOpen; e.deleted = true })
+		h.store.UpdateRisk(h.ctx, a.Key, "bob", func(r *registry.Risk) error { r.Owner = "payments"; return nil })
+		h.pass()
+		for _, l := range h.risk(a.Key).Links {
+			if l.Key == old && l.State != registry.LinkNotPlanned {
+				t.Fatalf("deleted epic recorded %s", l.State)
+			}
+		}
+		if res := h.pass(); len(res.Writes) != 0 {
+			t.Fatalf("a converged registry still writes: %+v", res.Writes)
+		}
+	})
+}
