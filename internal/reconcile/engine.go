@@ -167,7 +167,7 @@ func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
 	}
 	ix := newIndex(risks)
 	// The engine's per-pass facts (intake cursors, backoffs) in one statement.
-	facts, err := e.opts.Store.StatesWithPrefix(ctx, intakeCursorPrefix, backoffPrefix, commandCursorPrefix)
+	facts, err := e.opts.Store.StatesWithPrefix(ctx, intakeCursorPrefix, backoffPrefix, commandCursorPrefix, intentPrefix)
 	if err != nil {
 		res.fail("", "", "load", err)
 		return res
@@ -201,7 +201,7 @@ func (e *Engine) Pass(ctx context.Context, dryRun bool) *Result {
 	for _, key := range ix.order {
 		pushed[key] = ix.byKey[key].Status
 	}
-	e.pullBack(ctx, res, ix, live, dryRun)
+	e.pullBack(ctx, res, ix, live, facts, dryRun)
 	// A status the pull-back changed shows on the epic (its body carries it):
 	// push those risks again, so a pass that converged leaves nothing to write.
 	for _, key := range ix.order {

@@ -180,3 +180,25 @@ func TestDeletedLeftBehindEpicConverges(t *testing.T) {
 		}
 	})
 }
+
+// A create whose answer was lost, then an owner move before the epic was
+// adopted: the orphan is found through the stored intent, recorded as left
+// behind and closed, so the risk keeps one open epic.
+func TestOrphanOfALostCreateIsClosedAfterAMove(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		a := h.add("lost create", 3, 3, 3, "payments")
+		h.jr.failCreate, h.jr.searchLag = 1, 1000
+		if res := h.engine.Pass(h.ctx, false); res.Converged() {
+			t.Fatal("the lost create should fail the pass")
+		}
+		h.store.UpdateRisk(h.ctx, a.Key, "bob", func(r *registry.Risk) error { r.Owner = "storage-sre"; return nil })
+		h.pass()
+		h.checkConverged(a.Key, "storage-sre", "after the move")
+		if ok, _ := h.hasState(intentKey(a.Key, registry.TrackerJira, "PAY")); ok {
+			t.Fatal("the intent of the orphan's create is left behind")
+		}
+		if res := h.pass(); len(res.Writes) != 0 {
+			t.Fatalf("a converged registry still writes: %+v", res.Writes)
+		}
+	})
+}

@@ -25,7 +25,10 @@ func StatusFor(current registry.Status, epic registry.LinkState) registry.Status
 	return current
 }
 
-func (e *Engine) pullBack(ctx context.Context, res *Result, ix *index, live map[string]registry.Tracker, dryRun bool) {
+// facts are the pass's stored facts: targets with an unconfirmed create
+// are read too, so an epic whose create answer was lost is found even after
+// its risk moved elsewhere.
+func (e *Engine) pullBack(ctx context.Context, res *Result, ix *index, live map[string]registry.Tracker, facts map[string]string, dryRun bool) {
 	type target struct{ tracker, name string }
 	seen := map[target]bool{}
 	var targets []target
@@ -40,6 +43,14 @@ func (e *Engine) pullBack(ctx context.Context, res *Result, ix *index, live map[
 			}
 		}
 	}
+	for k := range facts {
+		if _, tracker, name, ok := parseIntentKey(k); ok {
+			if tg := (target{tracker, name}); !seen[tg] && live[tracker] != nil {
+				seen[tg] = true
+				targets = append(targets, tg)
+			}
+		}
+	}
 	sort.Slice(targets, func(i, j int) bool { return targets[i].tracker+targets[i].name < targets[j].tracker+targets[j].name })
 	for _, tg := range targets {
 		states, err := live[tg.tracker].PullBack(ctx, tg.name)
@@ -49,8 +60,12 @@ func (e *Engine) pullBack(ctx context.Context, res *Result, ix *index, live map[
 		}
 		for _, st := range states {
 			r := ix.byLink[tg.tracker+" "+st.Link.Key]
+			if r == nil && !dryRun {
+				e.adoptOrphan(ctx, res, ix, live, tg.tracker, tg.name, st)
+				continue
+			}
 			if r == nil || dryRun {
-				continue // an epic not yet recorded is adopted by the next push
+				continue
 			}
 			if err := e.noteCloser(ctx, r, tg.tracker, st); err != nil {
 				res.fail(r.Key, tg.tracker, "pull-back", err)
@@ -60,6 +75,41 @@ func (e *Engine) pullBack(ctx context.Context, res *Result, ix *index, live map[
 				res.fail(r.Key, tg.tracker, "pull-back", err)
 			}
 		}
+	}
+}
+
+// adoptOrphan deals with an epic that carries a risk's marker but is none of
+// its links: a create whose answer was lost. While the risk has no current
+// epic, the next push adopts it. Once the risk has one (elsewhere after a
+// move, or a second create here), the orphan is recorded as left behind and
+// closed, so no risk keeps two open epics.
+func (e *Engine) adoptOrphan(ctx context.Context, res *Result, ix *index, live map[string]registry.Tracker, tracker, target string, st registry.EpicState) {
+	r := ix.byKey[st.RiskKey]
+	if r == nil || r.CurrentLink() == nil {
+		return
+	}
+	orphan := st.Link
+	orphan.Current = false
+	updated, err := e.opts.Store.UpdateRisk(ctx, r.Key, registry.ActorSync, func(x *registry.Risk) error {
+		for _, l := range x.Links {
+			if l.Tracker == orphan.Tracker && l.Key == orphan.Key {
+				return nil
+			}
+		}
+		x.Links = append(x.Links, orphan)
+		return nil
+	})
+	if err != nil {
+		res.fail(r.Key, tracker, "pull-back", err)
+		return
+	}
+	ix.put(updated)
+	e.log.Warn("found an epic of an unconfirmed create; closing it as left behind", "risk", r.Key, "tracker", tracker, "epic", orphan.Key)
+	if err := e.opts.Store.DeleteState(ctx, intentKey(r.Key, tracker, target)); err != nil {
+		res.fail(r.Key, tracker, "pull-back", err)
+	}
+	if openState(orphan.State) {
+		e.closeLeftBehind(ctx, res, ix, updated, orphan, live, false)
 	}
 }
 

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -15,6 +16,19 @@ func intentKey(risk, tracker, target string) string {
 }
 
 const intentPrefix = "intent:"
+
+// parseIntentKey reads intentKey's parts; keys are "intent:RISK-n:tracker:target".
+func parseIntentKey(k string) (risk, tracker, target string, ok bool) {
+	rest, found := strings.CutPrefix(k, intentPrefix)
+	if !found {
+		return "", "", "", false
+	}
+	parts := strings.SplitN(rest, ":", 3)
+	if len(parts) != 3 {
+		return "", "", "", false
+	}
+	return parts[0], parts[1], parts[2], true
+}
 
 // closedKey records that risksync itself closed an epic: only such epics
 // are ever reopened.
