@@ -461,8 +461,6 @@ func remove(ss []string, s string) []string {
 	return out
 }
 
-func timeOf(t gojira.Time) time.Time { return time.Time(t) }
-
 // bandLabel is risk-<band>; Jira labels cannot hold spaces.
 func bandLabel(name string) string {
 	return "risk-" + strings.Join(strings.Fields(strings.ToLower(name)), "-")

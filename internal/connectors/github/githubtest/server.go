@@ -526,12 +526,6 @@ func (s *Server) routes() {
 	s.commentRoutes(h)
 }
 
-type rawResponse struct {
-	status int
-	header http.Header
-	body   []byte
-}
-
 // serve records the request, checks auth, applies faults and the rate limit,
 // then dispatches.
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
