@@ -251,8 +251,11 @@ func (e *Engine) applyCommand(ctx context.Context, ix *index, tracker string, sr
 		if r == nil {
 			return fmt.Sprintf("This command was not applied: there is no risk %s.", cmd.Key), "", nil
 		}
-		// Commands naming a risk from elsewhere need the right to edit its epic too.
-		if cur := r.CurrentLink(); cur != nil && cur.Tracker == tracker && cur.Key != c.IssueKey {
+		// Commands naming a risk from elsewhere need the right to edit its
+		// epic too; only the epic's own tracker can say who has it.
+		if cur := r.CurrentLink(); cur != nil && cur.Tracker != tracker {
+			return refusal, "", nil
+		} else if cur != nil && cur.Key != c.IssueKey {
 			if ok, err := e.canEdit(ctx, src, tracker, cur.Key, c.Author); err != nil || !ok {
 				return refusal, "", err
 			}

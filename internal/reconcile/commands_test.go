@@ -107,3 +107,26 @@ func TestCommandsInEngine(t *testing.T) {
 		}
 	})
 }
+
+// A command naming a risk whose epic lives in the other tracker is refused:
+// only that tracker can say who may edit it.
+func TestCommandForAnEpicInTheOtherTrackerIsRefused(t *testing.T) {
+	eachBackend(t, func(t *testing.T, h *harness) {
+		cfg, _ := config.Parse([]byte(testConfig))
+		gh := &cmdTracker{memTracker: h.gh, editors: map[string]bool{"alice": true}}
+		svc := service.New(service.Options{Store: h.store, Routing: cfg.Routing(), Scoring: cfg.ScoringConfig(), Now: h.clock.Now})
+		h.engine = New(Options{Store: h.store, Routing: cfg.Routing(), Scoring: cfg.ScoringConfig(), Now: h.clock.Now, Commands: svc,
+			Trackers: map[string]registry.Tracker{registry.TrackerGitHub: gh, registry.TrackerJira: h.jr}})
+		r := h.add("Payment retries storm", 3, 3, 3, "payments") // its epic is in Jira
+		h.pass()
+		h.clock.Advance(time.Minute)
+		gh.say(h, "acme/incidents#3", "alice", "/risk "+r.Key+" rate likelihood=5")
+		h.pass()
+		if c := h.gh.comments["acme/incidents#3"]; len(c) != 1 || !strings.HasPrefix(c[0], refusal) {
+			t.Fatalf("replies %q", c)
+		}
+		if got := h.risk(r.Key); *got.Likelihood != 3 || got.Version != r.Version {
+			t.Fatalf("a refused command changed the risk: likelihood %d, version %d", *got.Likelihood, got.Version)
+		}
+	})
+}
